@@ -1,0 +1,145 @@
+"""The small layers a Transformer block is made of: residual + normalization, the position-wise
+feed-forward network, and the sinusoidal positional encoding."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .validate import check_floating, check_last_dim, check_rank, shape_str
+
+
+class AddNorm(nn.Module):
+    """Residual connection followed by layer normalization: ``LayerNorm(x + Dropout(y))``.
+
+    This is the "Add & Norm" box of the original Transformer (post-norm).
+
+    Args:
+        normalized_shape: the trailing shape LayerNorm normalizes over, usually ``d_model``.
+        dropout: dropout probability applied to ``y`` before the addition.
+    """
+
+    def __init__(self, normalized_shape: int | list[int] | tuple[int, ...], dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.ln = nn.LayerNorm(normalized_shape)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``."""
+        if x.shape != y.shape:
+            raise ValueError(
+                f"x and y must have the same shape for the residual addition, got x {shape_str(x)} "
+                f"and y {shape_str(y)}"
+            )
+        shape = tuple(self.ln.normalized_shape)
+        if tuple(x.shape[x.dim() - len(shape):]) != shape:
+            raise ValueError(f"x must end with the normalized shape {shape}, got {shape_str(x)}")
+        return self.ln(x + self.dropout(y))
+
+
+class ResidualSublayer(AddNorm):
+    """A sublayer wrapped in a residual connection, post-norm or pre-norm.
+
+    * post-norm (the 2017 paper): ``LayerNorm(x + Dropout(f(x)))``, exactly :class:`AddNorm`;
+    * pre-norm (GPT-2 and most later models): ``x + Dropout(f(LayerNorm(x)))``, which leaves the
+      residual path free of normalization so gradients reach early layers unchanged.
+    """
+
+    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False):
+        super().__init__(d_model, dropout)
+        self.norm_first = norm_first
+
+    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """Apply ``sublayer`` to ``x`` (``(batch, seq, d_model)``) with the residual and the norm."""
+        if self.norm_first:
+            return x + self.dropout(sublayer(self.ln(x)))
+        return super().forward(x, sublayer(x))
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: ``Linear(d_model, d_ff) -> activation -> Linear(d_ff, d_model)``.
+
+    The same two-layer MLP is applied to every position independently.
+
+    Args:
+        d_model: input and output width.
+        d_ff: hidden width (2048 for ``d_model = 512`` in the paper).
+        dropout: dropout after the activation.
+        activation: ``"relu"`` (the paper) or ``"gelu"`` (BERT, GPT).
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+        super().__init__()
+        activations = {"relu": nn.ReLU, "gelu": nn.GELU}
+        if activation not in activations:
+            raise ValueError(f"activation must be one of {sorted(activations)}, got {activation!r}")
+        self.d_model = d_model
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.activation = activations[activation]()
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(d_ff, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., d_model)`` -> ``(..., d_model)``."""
+        check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+
+
+def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
+    r"""The sinusoidal positional encoding of Vaswani et al. (2017).
+
+    ``PE[pos, 2i] = sin(pos / 10000^(2i/d_model))`` and ``PE[pos, 2i+1] = cos(...)`` of the same angle.
+
+    Returns:
+        ``(max_len, d_model)`` float32 tensor.
+    """
+    if max_len < 1 or d_model < 2 or d_model % 2:
+        raise ValueError(f"max_len must be >= 1 and d_model even and >= 2, got max_len={max_len}, d_model={d_model}")
+    position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
+    inv_freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2] = torch.sin(position * inv_freq)
+    pe[:, 1::2] = torch.cos(position * inv_freq)
+    return pe
+
+
+class PositionalEncoding(nn.Module):
+    """Add the sinusoidal positional encoding to a ``(batch, seq, d_model)`` input, then dropout."""
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq, d_model)`` -> same shape, with position ``t``'s encoding added to ``x[:, t]``."""
+        check_rank("x", x, 3, "(batch, seq, d_model)")
+        check_floating("x", x)
+        max_len, d_model = self.pe.shape
+        check_last_dim("x", x, d_model, f"(batch, seq, d_model={d_model})")
+        if x.shape[1] > max_len:
+            raise ValueError(f"x has {x.shape[1]} positions but the encoding was built for max_len={max_len}")
+        return self.dropout(x + self.pe[: x.shape[1]])
+
+
+class Embeddings(nn.Module):
+    """Token embedding scaled by ``sqrt(d_model)`` plus the sinusoidal positional encoding.
+
+    ``(batch, seq)`` integer ids -> ``(batch, seq, d_model)``. The scaling follows the paper, so the
+    embedding and the encoding (entries in [-1, 1]) have comparable magnitudes.
+    """
+
+    def __init__(self, vocab_size: int, d_model: int, max_len: int = 512, dropout: float = 0.0):
+        super().__init__()
+        self.d_model = d_model
+        self.token = nn.Embedding(vocab_size, d_model)
+        self.position = PositionalEncoding(d_model, max_len, dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        check_rank("ids", ids, 2, "(batch, seq)")
+        if ids.is_floating_point():
+            raise ValueError(f"ids must be integer token ids, got dtype {ids.dtype}")
+        return self.position(self.token(ids) * math.sqrt(self.d_model))

@@ -1,0 +1,160 @@
+"""Multi-head attention: ``num_heads`` attentions of width ``d_model / num_heads`` side by side.
+
+**Mask convention**: boolean, ``True`` = may attend, for both ``attn_mask`` and
+``key_padding_mask`` (the opposite of ``nn.MultiheadAttention``, see :mod:`transformer_lib.masks`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import fast_attention, scaled_dot_product_attention
+from .masks import combine_masks, key_mask_for_attention, subsequent_mask
+from .validate import check_bool_mask, check_broadcastable, check_floating, check_last_dim, check_rank, shape_str
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with separate query, key, value and output projections.
+
+    Args:
+        d_model: width of the inputs and the output.
+        num_heads: number of heads; each has width ``d_k = d_model // num_heads``.
+        dropout: dropout on the attention weights (active in training mode only).
+        bias: whether the four projections have biases.
+    """
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+        super().__init__()
+        if d_model <= 0 or num_heads <= 0:
+            raise ValueError(f"d_model and num_heads must be positive, got {d_model} and {num_heads}")
+        if d_model % num_heads != 0:
+            raise ValueError(
+                f"d_model must be divisible by num_heads so each head has width d_model / num_heads, "
+                f"got d_model={d_model} and num_heads={num_heads}"
+            )
+        self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq, d_model)`` -> ``(batch, heads, seq, d_k)``."""
+        b, s, _ = x.shape
+        return x.view(b, s, self.num_heads, self.d_k).transpose(1, 2)
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(batch, heads, seq, d_k)`` -> ``(batch, seq, d_model)``: the heads concatenated."""
+        b, _, s, _ = x.shape
+        return x.transpose(1, 2).reshape(b, s, self.d_model)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
+        key_padding_mask: torch.Tensor | None = None,
+        is_causal: bool = False,
+        need_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend from ``query`` to ``memory`` (cross-attention) or to itself (self-attention).
+
+        Args:
+            query: ``(batch, seq_q, d_model)``.
+            memory: ``(batch, seq_k, d_model)`` keys and values come from here; ``None`` means
+                self-attention (``memory = query``).
+            attn_mask: boolean, broadcastable to ``(batch, heads, seq_q, seq_k)``, e.g. a
+                ``(seq_q, seq_k)`` subsequent mask; ``True`` = may attend.
+            key_padding_mask: boolean ``(batch, seq_k)``, ``True`` at real tokens.
+            is_causal: apply the subsequent mask (self-attention only). Equivalent to passing
+                ``subsequent_mask(seq)`` in ``attn_mask``, but lets the fused kernel skip building it.
+            need_weights: also return the weights, ``(batch, heads, seq_q, seq_k)``. Without them the
+                computation goes through torch's fused kernel.
+
+        Returns:
+            ``(output, weights)``: ``(batch, seq_q, d_model)`` and the weights or ``None``.
+        """
+        memory = query if memory is None else memory
+        check_rank("query", query, 3, "(batch, seq_q, d_model)")
+        check_rank("memory", memory, 3, "(batch, seq_k, d_model)")
+        check_floating("query", query)
+        check_last_dim("query", query, self.d_model, f"(batch, seq_q, d_model={self.d_model})")
+        check_last_dim("memory", memory, self.d_model, f"(batch, seq_k, d_model={self.d_model})")
+        if memory.shape[0] != query.shape[0]:
+            raise ValueError(
+                f"query and memory must have the same batch size, got query {shape_str(query)} "
+                f"and memory {shape_str(memory)}"
+            )
+        batch, seq_q, seq_k = query.shape[0], query.shape[1], memory.shape[1]
+        if attn_mask is not None:
+            check_bool_mask("attn_mask", attn_mask)
+            check_broadcastable(
+                "attn_mask", attn_mask, (batch, self.num_heads, seq_q, seq_k), "(batch, heads, seq_q, seq_k)"
+            )
+        if key_padding_mask is not None:
+            check_bool_mask("key_padding_mask", key_padding_mask)
+            if tuple(key_padding_mask.shape) != (batch, seq_k):
+                raise ValueError(
+                    f"key_padding_mask must have shape (batch, seq_k) = ({batch}, {seq_k}), "
+                    f"got {shape_str(key_padding_mask)}"
+                )
+            key_padding_mask = key_mask_for_attention(key_padding_mask)
+        if is_causal and seq_q != seq_k:
+            raise ValueError(f"is_causal needs seq_q == seq_k (self-attention), got {seq_q} and {seq_k}")
+
+        q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
+        k = self.split_heads(self.k_proj(memory))  # (batch, heads, seq_k, d_k)
+        v = self.split_heads(self.v_proj(memory))  # (batch, heads, seq_k, d_k)
+        p = self.dropout if self.training else 0.0
+        mask = combine_masks(attn_mask, key_padding_mask)
+        if is_causal and (need_weights or mask is not None):
+            # The fused kernel's is_causal flag cannot be combined with another mask: build it.
+            mask, is_causal = combine_masks(mask, subsequent_mask(seq_q, device=query.device)), False
+
+        if need_weights:
+            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
+        else:
+            out, weights = fast_attention(q, k, v, mask, dropout_p=p, is_causal=is_causal), None
+        return self.out_proj(self.merge_heads(out)), weights
+
+    @classmethod
+    def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
+        """Build a copy of a ``batch_first`` ``nn.MultiheadAttention`` with the same weights."""
+        if not isinstance(module, nn.MultiheadAttention):
+            raise ValueError(f"module must be an nn.MultiheadAttention, got {type(module).__name__}")
+        if not module._qkv_same_embed_dim or module.bias_k is not None:
+            raise ValueError("only nn.MultiheadAttention without kdim/vdim/add_bias_kv can be copied")
+        ours = cls(module.embed_dim, module.num_heads, module.dropout, bias=module.in_proj_bias is not None)
+        ours.load_torch_weights(module)
+        return ours.to(module.in_proj_weight.device, module.in_proj_weight.dtype)
+
+    def load_torch_weights(self, module: nn.MultiheadAttention) -> None:
+        """Copy the weights of ``module`` (an ``nn.MultiheadAttention``) into this module."""
+        with torch.no_grad():
+            w_q, w_k, w_v = module.in_proj_weight.chunk(3)
+            for proj, w in ((self.q_proj, w_q), (self.k_proj, w_k), (self.v_proj, w_v)):
+                proj.weight.copy_(w)
+            self.out_proj.weight.copy_(module.out_proj.weight)
+            if module.in_proj_bias is not None:
+                b_q, b_k, b_v = module.in_proj_bias.chunk(3)
+                for proj, b in ((self.q_proj, b_q), (self.k_proj, b_k), (self.v_proj, b_v)):
+                    proj.bias.copy_(b)
+                self.out_proj.bias.copy_(module.out_proj.bias)
+
+    def to_torch(self) -> nn.MultiheadAttention:
+        """Return a ``batch_first`` ``nn.MultiheadAttention`` with this module's weights."""
+        bias = self.q_proj.bias is not None
+        w = self.q_proj.weight
+        module = nn.MultiheadAttention(
+            self.d_model, self.num_heads, dropout=self.dropout, bias=bias, batch_first=True,
+            device=w.device, dtype=w.dtype,
+        )
+        with torch.no_grad():
+            module.in_proj_weight.copy_(torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight]))
+            module.out_proj.weight.copy_(self.out_proj.weight)
+            if bias:
+                module.in_proj_bias.copy_(torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]))
+                module.out_proj.bias.copy_(self.out_proj.bias)
+        return module

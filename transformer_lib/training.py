@@ -1,0 +1,56 @@
+"""A small training loop the chapters share: optimizer, gradient clipping, a progress bar, losses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+def train(
+    model: nn.Module,
+    next_batch: Callable[[int], Any],
+    loss_fn: Callable[[nn.Module, Any], torch.Tensor],
+    steps: int,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    clip_norm: float | None = 1.0,
+    progress: bool = True,
+    desc: str = "training",
+) -> list[float]:
+    """Train ``model`` with AdamW for ``steps`` steps and return the loss of every step.
+
+    Args:
+        model: the module to train; it is put in training mode, and back in eval mode at the end.
+        next_batch: ``next_batch(step)`` returns the batch for that step (already on the device).
+        loss_fn: ``loss_fn(model, batch)`` returns the scalar loss to minimise.
+        steps: number of optimizer steps.
+        lr, weight_decay: AdamW's settings.
+        clip_norm: clip the gradients' global norm to this value (``None``: no clipping).
+        progress: show a progress bar (on stdout) with the running loss.
+        desc: the progress bar's label.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    losses: list[float] = []
+    model.train()
+    bar = tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=0.5)
+    for step in bar:
+        loss = loss_fn(model, next_batch(step))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; lower lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        losses.append(loss.item())
+        if step % 20 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    model.eval()
+    return losses

@@ -1,0 +1,76 @@
+"""Input checks shared by the library: a wrong shape gets a sentence, not a broadcasting accident.
+
+Every public function of ``transformer_lib`` calls these before it computes anything, so that a
+student who passes a tensor of the wrong rank or dtype reads which argument was wrong, what was
+expected and what was received.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def shape_str(t: torch.Tensor) -> str:
+    """Format a tensor's shape as ``(2, 3, 4)``."""
+    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+
+
+def check_tensor(name: str, t: object) -> torch.Tensor:
+    """Raise ``ValueError`` unless ``t`` is a tensor."""
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    return t
+
+
+def check_rank(name: str, t: torch.Tensor, ranks: int | tuple[int, ...], layout: str) -> None:
+    """Raise ``ValueError`` unless ``t.dim()`` is one of ``ranks``.
+
+    ``layout`` names the expected axes for the message, e.g. ``"(batch, seq, d_model)"``.
+    """
+    check_tensor(name, t)
+    allowed = (ranks,) if isinstance(ranks, int) else ranks
+    if t.dim() not in allowed:
+        raise ValueError(
+            f"{name} must have shape {layout} ({' or '.join(map(str, allowed))} dimensions), "
+            f"got shape {shape_str(t)} with {t.dim()} dimensions"
+        )
+
+
+def check_last_dim(name: str, t: torch.Tensor, size: int, layout: str) -> None:
+    """Raise ``ValueError`` unless the last axis of ``t`` has ``size`` entries."""
+    if t.shape[-1] != size:
+        raise ValueError(
+            f"{name} must have shape {layout} with last dimension {size}, got shape {shape_str(t)}"
+        )
+
+
+def check_floating(name: str, t: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``t`` holds floating-point numbers."""
+    if not t.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+
+
+def check_bool_mask(name: str, mask: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``mask`` is boolean (True = may attend)."""
+    check_tensor(name, mask)
+    if mask.dtype != torch.bool:
+        raise ValueError(
+            f"{name} must be a boolean tensor where True means 'may attend', got dtype {mask.dtype}; "
+            "convert 0/1 masks with mask.bool() and additive masks with mask == 0"
+        )
+
+
+def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], layout: str) -> None:
+    """Raise ``ValueError`` unless ``mask`` broadcasts to ``target`` without adding axes in front.
+
+    Broadcasting that silently prepends axes is how a (seq_q, seq_k) mask meant for one sequence
+    ends up applied to the wrong batch element, so ``mask`` may have at most ``len(target)`` axes
+    and each of its axes must be 1 or equal to the target's.
+    """
+    ok = mask.dim() <= len(target) and all(
+        m in (1, t) for m, t in zip(reversed(mask.shape), reversed(target))
+    )
+    if not ok:
+        raise ValueError(
+            f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}"
+        )
