@@ -1,0 +1,86 @@
+"""The book's own checks: every chapter listed exists and was executed, setup cells agree with the config."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files(node) -> list[str]:
+    files = []
+    if isinstance(node, dict):
+        if "file" in node:
+            files.append(node["file"])
+        for value in node.values():
+            files.extend(toc_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            files.extend(toc_files(item))
+    return files
+
+
+def resolve(entry: str) -> Path:
+    for suffix in ("", ".ipynb", ".md"):
+        path = ROOT / f"{entry}{suffix}"
+        if path.is_file():
+            return path
+    raise FileNotFoundError(entry)
+
+
+ENTRIES = [TOC["root"], *toc_files(TOC.get("parts", []))]
+NOTEBOOKS = sorted(p for p in (ROOT / "book").glob("*.ipynb"))
+
+
+def code_cells(path: Path) -> list[dict]:
+    cells = json.loads(path.read_text())["cells"]
+    return [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_every_toc_entry_exists(entry):
+    assert resolve(entry).is_file(), f"_toc.yml lists {entry}, which does not exist"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = {resolve(e) for e in ENTRIES}
+    orphans = [p.name for p in NOTEBOOKS if p not in listed]
+    assert not orphans, f"notebooks missing from _toc.yml: {orphans}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_code_cell_was_executed_in_order(path):
+    # nbval silently skips cells without an execution count, so a notebook saved without outputs would pass.
+    cells = code_cells(path)
+    counts = [c.get("execution_count") for c in cells]
+    assert None not in counts, f"{path.name}: code cells {[i for i, n in enumerate(counts) if n is None]} never ran"
+    assert counts == list(range(1, len(cells) + 1)), f"{path.name}: not executed top to bottom in one run: {counts}"
+    errors = [o for c in cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, f"{path.name} stores an error output: {errors[0]['ename']}"
+
+
+SETUP_URL = re.compile(r'"TRANSFORMER_LIB_SOURCE",\s*"git\+([^"]+)"')
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_cell_installs_from_the_configured_repository(path):
+    setup = "".join(code_cells(path)[0]["source"])
+    assert "import transformer_lib" in setup, f"{path.name}: the first code cell must be the setup cell"
+    match = SETUP_URL.search(setup)
+    assert match, f"{path.name}: the setup cell does not install transformer_lib from the repository"
+    assert match.group(1) == CONFIG["repository"]["url"], (
+        f"{path.name} installs from {match.group(1)}, but _config.yml's repository.url is "
+        f"{CONFIG['repository']['url']}: they must be the same"
+    )
+
+
+def test_setup_cells_are_identical():
+    setups = {"".join(code_cells(p)[0]["source"]) for p in NOTEBOOKS}
+    assert len(setups) == 1, "every chapter must start with the same setup cell"

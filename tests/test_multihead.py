@@ -1,0 +1,114 @@
+import pytest
+import torch
+from torch import nn
+
+import transformer_lib as tl
+
+
+@pytest.fixture
+def pair():
+    torch.manual_seed(0)
+    theirs = nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    return tl.MultiHeadAttention.from_torch(theirs).eval(), theirs
+
+
+def inputs(seq=5, batch=2, d=16, seed=1):
+    return torch.randn(batch, seq, d, generator=torch.Generator().manual_seed(seed))
+
+
+def test_no_mask_matches_torch(pair):
+    ours, theirs = pair
+    x = inputs()
+    out, w = ours(x, need_weights=True)
+    ref, ref_w = theirs(x, x, x, average_attn_weights=False)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(w, ref_w)
+
+
+def test_key_padding_mask_matches_torch(pair):
+    ours, theirs = pair
+    x = inputs()
+    keep = tl.padding_mask(torch.tensor([5, 3]))
+    out, _ = ours(x, key_padding_mask=keep)
+    ref, _ = theirs(x, x, x, key_padding_mask=tl.to_torch_mha(keep))
+    torch.testing.assert_close(out[0], ref[0])
+    torch.testing.assert_close(out[1], ref[1])
+
+
+def test_attn_mask_matches_torch(pair):
+    ours, theirs = pair
+    x = inputs()
+    causal = tl.subsequent_mask(5)
+    out, w = ours(x, attn_mask=causal, need_weights=True)
+    ref, ref_w = theirs(x, x, x, attn_mask=tl.to_torch_mha(causal), average_attn_weights=False)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(w, ref_w)
+    torch.testing.assert_close(ours(x, is_causal=True)[0], ref)
+
+
+def test_both_masks_match_torch(pair):
+    ours, theirs = pair
+    x = inputs()
+    keep = tl.padding_mask(torch.tensor([5, 4]))
+    causal = tl.subsequent_mask(5)
+    ref, _ = theirs(x, x, x, key_padding_mask=tl.to_torch_mha(keep), attn_mask=tl.to_torch_mha(causal))
+    torch.testing.assert_close(ours(x, attn_mask=causal, key_padding_mask=keep)[0], ref)
+    torch.testing.assert_close(ours(x, key_padding_mask=keep, is_causal=True)[0], ref)
+    torch.testing.assert_close(ours(x, key_padding_mask=keep, is_causal=True, need_weights=True)[0], ref)
+
+
+def test_cross_attention_different_lengths(pair):
+    ours, theirs = pair
+    query, memory = inputs(seq=3), inputs(seq=6, seed=2)
+    keep = tl.padding_mask(torch.tensor([6, 2]))
+    out, w = ours(query, memory, key_padding_mask=keep, need_weights=True)
+    ref, _ = theirs(query, memory, memory, key_padding_mask=tl.to_torch_mha(keep))
+    torch.testing.assert_close(out, ref)
+    assert w.shape == (2, 4, 3, 6)
+    assert (w[1, :, :, 2:] == 0).all()
+
+
+def test_round_trip_to_torch(pair):
+    ours, _ = pair
+    x = inputs()
+    back = ours.to_torch().eval()
+    torch.testing.assert_close(back(x, x, x)[0], ours(x)[0])
+
+
+def test_dropout_only_in_training():
+    torch.manual_seed(0)
+    mha = tl.MultiHeadAttention(16, 4, dropout=0.5)
+    x = inputs()
+    mha.eval()
+    torch.testing.assert_close(mha(x)[0], mha(x)[0])
+    mha.train()
+    assert not torch.allclose(mha(x)[0], mha(x)[0])
+
+
+def test_causal_leak():
+    torch.manual_seed(0)
+    mha = tl.MultiHeadAttention(16, 4).eval()
+    x = inputs()
+    x2 = x.clone()
+    x2[:, 3:] += 5.0
+    torch.testing.assert_close(mha(x, is_causal=True)[0][:, :3], mha(x2, is_causal=True)[0][:, :3])
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="divisible by num_heads"):
+        tl.MultiHeadAttention(10, 3)
+    mha = tl.MultiHeadAttention(16, 4)
+    with pytest.raises(ValueError, match=r"query must have shape \(batch, seq_q, d_model\)"):
+        mha(torch.randn(5, 16))
+    with pytest.raises(ValueError, match="d_model=16"):
+        mha(torch.randn(2, 5, 8))
+    with pytest.raises(ValueError, match="same batch size"):
+        mha(inputs(), inputs()[:1])
+    with pytest.raises(ValueError, match=r"key_padding_mask must have shape \(batch, seq_k\) = \(2, 5\)"):
+        mha(inputs(), key_padding_mask=torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="boolean"):
+        mha(inputs(), attn_mask=torch.ones(5, 5))
+    with pytest.raises(ValueError, match="attn_mask must broadcast"):
+        mha(inputs(), attn_mask=torch.ones(4, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="is_causal needs seq_q == seq_k"):
+        mha(inputs(seq=3), inputs(seq=4), is_causal=True)
