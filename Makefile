@@ -13,7 +13,7 @@ export MKL_NUM_THREADS := 1
 export TRANSFORMER_LIB_DEVICE := cpu
 export PYTHONHASHSEED := 0
 
-.PHONY: book test execute lint bench env clean
+.PHONY: book test execute lint bench env student clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ execute: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check transformer_lib tests benchmarks
 	$(BIN)/ruff format --check transformer_lib tests benchmarks
+
+# Student copies for coursework: solution cells (tagged `solution`) removed, outputs cleared.
+student: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --output-dir _build/student \
+		--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags='["solution"]' \
+		--ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
+	@echo "Student copies written to _build/student/"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/attention.py
