@@ -36,8 +36,8 @@ execute: $(STAMP)
 		--ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check transformer_lib tests benchmarks
-	$(BIN)/ruff format --check transformer_lib tests benchmarks
+	$(BIN)/ruff check transformer_lib tests benchmarks book/_ext
+	$(BIN)/ruff format --check transformer_lib tests benchmarks book/_ext
 
 # Student copies for coursework: solution cells (tagged `solution`) removed, outputs cleared.
 student: $(STAMP)

@@ -69,8 +69,10 @@ def main() -> None:
         torch.testing.assert_close(run_ours(), run_raw(), atol=1e-4, rtol=1e-4)
         t_ours, t_torch, t_raw = (median_seconds(f, args.repeats) for f in (run_ours, run_torch, run_raw))
 
-    print(f"device {device}, threads {torch.get_num_threads()}, batch {args.batch}, heads {args.heads}, "
-          f"seq {args.seq}, d_model {args.d_model}, causal, forward, median of {args.repeats}")
+    print(
+        f"device {device}, threads {torch.get_num_threads()}, batch {args.batch}, heads {args.heads}, "
+        f"seq {args.seq}, d_model {args.d_model}, causal, forward, median of {args.repeats}"
+    )
     print(f"transformer_lib.MultiHeadAttention   {t_ours * 1e3:8.2f} ms")
     print(f"torch.nn.MultiheadAttention          {t_torch * 1e3:8.2f} ms")
     print(f"raw SDPA + projections               {t_raw * 1e3:8.2f} ms")

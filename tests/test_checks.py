@@ -24,7 +24,10 @@ def test_not_implemented_hint():
 
 
 def test_shape_dtype_value_and_none_hints():
-    assert "shape (3, 2), expected (2, 3)" in checks.check_function(lambda q, k: reference(q, k).T, reference, CASES).message
+    assert (
+        "shape (3, 2), expected (2, 3)"
+        in checks.check_function(lambda q, k: reference(q, k).T, reference, CASES).message
+    )
     bad_dtype = checks.check_function(lambda q, k: reference(q, k).double(), reference, CASES)
     assert "dtype torch.float64" in bad_dtype.message
     no_scale = checks.check_function(lambda q, k: torch.softmax(q @ k.T, -1), reference, CASES)

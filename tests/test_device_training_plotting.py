@@ -32,8 +32,14 @@ def test_train_reduces_loss_and_returns_losses():
     model = nn.Linear(3, 1)
     x = torch.randn(64, 3)
     y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
-    losses = train(model, lambda step: (x, y), lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
-                   steps=200, lr=0.05, progress=False)
+    losses = train(
+        model,
+        lambda step: (x, y),
+        lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]),
+        steps=200,
+        lr=0.05,
+        progress=False,
+    )
     assert len(losses) == 200 and losses[-1] < 0.01 * losses[0]
     assert not model.training
 

@@ -108,8 +108,9 @@ def test_decoder_block_matches_torch_decoder_layer():
         getattr(theirs, f"norm{i}").load_state_dict(getattr(ours, f"sublayer{i}").ln.state_dict())
     x, memory = torch.randn(2, 4, 16), torch.randn(2, 6, 16)
     src_keep = tl.padding_mask(torch.tensor([6, 2]))
-    ref = theirs(x, memory, tgt_mask=tl.to_torch_mha(tl.subsequent_mask(4)),
-                 memory_key_padding_mask=tl.to_torch_mha(src_keep))
+    ref = theirs(
+        x, memory, tgt_mask=tl.to_torch_mha(tl.subsequent_mask(4)), memory_key_padding_mask=tl.to_torch_mha(src_keep)
+    )
     torch.testing.assert_close(ours(x, memory, memory_padding_mask=src_keep), ref)
 
 

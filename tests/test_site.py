@@ -22,8 +22,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def toc_pages() -> list[str]:
@@ -43,7 +49,9 @@ def site(tmp_path_factory) -> Path:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [str(jupyter_book), "build", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"jupyter-book build failed or warned:\n{log[-8000:]}"
@@ -111,12 +119,20 @@ def server(site):
 def test_page_in_browser(page_name, site, browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     console_errors, failed = [], []
-    page.on("console", lambda msg: console_errors.append(f"{msg.text} {msg.location.get('url', '')}".strip())
-            if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: (
+            console_errors.append(f"{msg.text} {msg.location.get('url', '')}".strip()) if msg.type == "error" else None
+        ),
+    )
     page.on("pageerror", lambda err: console_errors.append(str(err)))
     page.on("requestfailed", lambda req: failed.append(req.url) if req.url.startswith(server) else None)
-    page.on("response", lambda resp: failed.append(f"{resp.status} {resp.url}")
-            if resp.url.startswith(server) and resp.status >= 400 else None)
+    page.on(
+        "response",
+        lambda resp: (
+            failed.append(f"{resp.status} {resp.url}") if resp.url.startswith(server) and resp.status >= 400 else None
+        ),
+    )
 
     page.goto(f"{server}/{page_name}.html", wait_until="networkidle")
     if page.locator("script[src*='mathjax']").count():
@@ -127,7 +143,9 @@ def test_page_in_browser(page_name, site, browser, server):
 
     assert not failed, f"failed requests for local resources: {failed}"
     assert not console_errors, f"console errors: {console_errors}"
-    broken_images = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+    broken_images = page.evaluate(
+        "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+    )
     assert not broken_images, f"images that did not load: {broken_images}"
     raw_math = page.locator("main .math:not(:has(mjx-container))").count()
     assert raw_math == 0, f"{raw_math} math elements were not rendered by MathJax"
@@ -137,6 +155,9 @@ def test_page_in_browser(page_name, site, browser, server):
         assert page.locator(".cell_output").count() > 0, "code cells show no outputs"
         colab = page.locator("a[href^='https://colab.research.google.com/github/']")
         assert colab.count() >= 1, "no Open in Colab button"
-        assert colab.first.get_attribute("href").endswith(f"/{page_name}.ipynb")
+        config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+        repo = config["url"].removeprefix("https://github.com/")
+        expected = f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/{page_name}.ipynb"
+        assert colab.first.get_attribute("href") == expected, "the Colab button and _config.yml disagree"
         assert page.locator(".solution.dropdown, details.solution, .solution").count() >= 3, "solutions missing"
     page.close()

@@ -33,7 +33,9 @@ def test_book_checks_pass_with_the_reference_solutions(path):
     assert len(checks) >= 3, f"{path.name} has {len(checks)} auto-checked exercises, expected at least 3"
     for cell in checks:
         text = json.dumps([o.get("data", o.get("text")) for o in cell.outputs], ensure_ascii=False)
-        assert "\u2705" in text and "\u274c" not in text, f"{path.name}: a check fails with the solutions:\n{cell.source}"
+        assert "\u2705" in text and "\u274c" not in text, (
+            f"{path.name}: a check fails with the solutions:\n{cell.source}"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -45,7 +47,9 @@ def test_student_copy_has_no_solutions_and_checks_give_hints(path, student_copie
     exercises = [c for c in nb.cells if c.cell_type == "markdown" and "{exercise}" in c.source]
     assert len(exercises) >= 3, f"{path.name}: the student copy lost its exercise prompts"
 
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
+    ).execute()
 
     for cell in (c for c in nb.cells if is_check(c)):
         text = json.dumps([o.get("data", o.get("text")) for o in cell.outputs], ensure_ascii=False)

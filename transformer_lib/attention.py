@@ -40,8 +40,7 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Te
     check_last_dim("k", k, q.shape[-1], "(..., seq_k, d_k) with d_k equal to q's")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(
-            f"k and v must have the same number of keys (dimension -2), got k {shape_str(k)} "
-            f"and v {shape_str(v)}"
+            f"k and v must have the same number of keys (dimension -2), got k {shape_str(k)} and v {shape_str(v)}"
         )
     if q.shape[:-2] != k.shape[:-2] or q.shape[:-2] != v.shape[:-2]:
         raise ValueError(

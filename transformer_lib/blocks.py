@@ -27,8 +27,13 @@ class EncoderBlock(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-        norm_first: bool = False, activation: str = "relu",
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
     ):
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
@@ -36,9 +41,7 @@ class EncoderBlock(nn.Module):
         self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first)
         self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first)
 
-    def forward(
-        self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, causal: bool = False
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
         """Encode one layer.
 
         Args:
@@ -47,9 +50,7 @@ class EncoderBlock(nn.Module):
             causal: add the subsequent mask, which turns the block into a decoder-only (GPT-style)
                 block: self-attention that cannot see the future, and no cross-attention.
         """
-        x = self.sublayer1(
-            x, lambda h: self.self_attn(h, key_padding_mask=padding_mask, is_causal=causal)[0]
-        )
+        x = self.sublayer1(x, lambda h: self.self_attn(h, key_padding_mask=padding_mask, is_causal=causal)[0])
         return self.sublayer2(x, self.ffn)
 
 
@@ -57,8 +58,13 @@ class DecoderBlock(nn.Module):
     """Masked self-attention, cross-attention to the encoder's output, then feed-forward."""
 
     def __init__(
-        self, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-        norm_first: bool = False, activation: str = "relu",
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
     ):
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
@@ -83,12 +89,8 @@ class DecoderBlock(nn.Module):
             tgt_padding_mask: ``(batch, seq_t)``, True at real target tokens.
             memory_padding_mask: ``(batch, seq_s)``, True at real source tokens.
         """
-        x = self.sublayer1(
-            x, lambda h: self.self_attn(h, key_padding_mask=tgt_padding_mask, is_causal=True)[0]
-        )
-        x = self.sublayer2(
-            x, lambda h: self.cross_attn(h, memory, key_padding_mask=memory_padding_mask)[0]
-        )
+        x = self.sublayer1(x, lambda h: self.self_attn(h, key_padding_mask=tgt_padding_mask, is_causal=True)[0])
+        x = self.sublayer2(x, lambda h: self.cross_attn(h, memory, key_padding_mask=memory_padding_mask)[0])
         return self.sublayer3(x, self.ffn)
 
 
@@ -96,8 +98,14 @@ class Encoder(nn.Module):
     """A stack of ``num_layers`` encoder blocks (plus a final LayerNorm when ``norm_first``)."""
 
     def __init__(
-        self, num_layers: int, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-        norm_first: bool = False, activation: str = "relu",
+        self,
+        num_layers: int,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
     ):
         super().__init__()
         self.layers = nn.ModuleList(
@@ -106,9 +114,7 @@ class Encoder(nn.Module):
         # Pre-norm blocks leave the residual stream unnormalized; normalize it once at the end.
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
-    def forward(
-        self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, causal: bool = False
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
         """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``; ``causal`` as in :class:`EncoderBlock`."""
         for layer in self.layers:
             x = layer(x, padding_mask, causal)
@@ -119,8 +125,14 @@ class Decoder(nn.Module):
     """A stack of ``num_layers`` decoder blocks (plus a final LayerNorm when ``norm_first``)."""
 
     def __init__(
-        self, num_layers: int, d_model: int, num_heads: int, d_ff: int, dropout: float = 0.0,
-        norm_first: bool = False, activation: str = "relu",
+        self,
+        num_layers: int,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        norm_first: bool = False,
+        activation: str = "relu",
     ):
         super().__init__()
         self.layers = nn.ModuleList(

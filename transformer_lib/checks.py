@@ -34,7 +34,9 @@ class CheckResult:
 def _describe(x: Any) -> str:
     if isinstance(x, torch.Tensor):
         return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
-    return f"{type(x).__name__} {x!r}" if not isinstance(x, (tuple, list)) else f"a {type(x).__name__} of length {len(x)}"
+    return (
+        f"{type(x).__name__} {x!r}" if not isinstance(x, (tuple, list)) else f"a {type(x).__name__} of length {len(x)}"
+    )
 
 
 def _compare(got: Any, expected: Any, atol: float, rtol: float, where: str = "") -> str | None:
@@ -55,8 +57,10 @@ def _compare(got: Any, expected: Any, atol: float, rtol: float, where: str = "")
             wrong = (got_c != exp_c).nonzero()
             if len(wrong):
                 idx = tuple(wrong[0].tolist())
-                return (f"{label} differs in {len(wrong)} entries; first at index {idx}: "
-                        f"got {got_c[idx].item()}, expected {exp_c[idx].item()}")
+                return (
+                    f"{label} differs in {len(wrong)} entries; first at index {idx}: "
+                    f"got {got_c[idx].item()}, expected {exp_c[idx].item()}"
+                )
             return None
         if torch.isnan(got_c).any() and not torch.isnan(exp_c).any():
             idx = tuple(torch.isnan(got_c).nonzero()[0].tolist())
@@ -64,13 +68,15 @@ def _compare(got: Any, expected: Any, atol: float, rtol: float, where: str = "")
         if not torch.allclose(got_c, exp_c, atol=atol, rtol=rtol, equal_nan=True):
             diff = (got_c - exp_c).abs().nan_to_num(float("inf"))
             idx = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
-            return (f"{label} values differ: largest difference {diff.max().item():.4g} at index {idx} "
-                    f"(got {got_c[idx].item():.4f}, expected {exp_c[idx].item():.4f})")
+            return (
+                f"{label} values differ: largest difference {diff.max().item():.4g} at index {idx} "
+                f"(got {got_c[idx].item():.4f}, expected {exp_c[idx].item():.4f})"
+            )
         return None
     if isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"{label} should be {_describe(expected)}, got {_describe(got)}"
-        for i, (g, e) in enumerate(zip(got, expected)):
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             problem = _compare(g, e, atol, rtol, f"{where}[{i}]")
             if problem:
                 return problem
@@ -110,7 +116,9 @@ def check_function(
         try:
             got = fn(*copy.deepcopy(args))
         except NotImplementedError:
-            return CheckResult(False, f"{FAIL} {name}: not implemented yet; replace `raise NotImplementedError` with your code.")
+            return CheckResult(
+                False, f"{FAIL} {name}: not implemented yet; replace `raise NotImplementedError` with your code."
+            )
         except Exception as err:  # the student sees the error as a hint, not a traceback
             return CheckResult(False, f"{FAIL} {name} raised {type(err).__name__} on the case '{description}': {err}")
         problem = _compare(got, expected, atol, rtol)
@@ -137,7 +145,9 @@ def check_raises(fn: Callable[..., Any], args: tuple, error: type[Exception], na
     try:
         fn(*args)
     except NotImplementedError:
-        return CheckResult(False, f"{FAIL} {name}: not implemented yet; replace `raise NotImplementedError` with your code.")
+        return CheckResult(
+            False, f"{FAIL} {name}: not implemented yet; replace `raise NotImplementedError` with your code."
+        )
     except error:
         return CheckResult(True, f"{PASS} {name} raises {error.__name__} as it should.")
     except Exception as err:

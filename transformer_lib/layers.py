@@ -31,11 +31,10 @@ class AddNorm(nn.Module):
         """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``."""
         if x.shape != y.shape:
             raise ValueError(
-                f"x and y must have the same shape for the residual addition, got x {shape_str(x)} "
-                f"and y {shape_str(y)}"
+                f"x and y must have the same shape for the residual addition, got x {shape_str(x)} and y {shape_str(y)}"
             )
         shape = tuple(self.ln.normalized_shape)
-        if tuple(x.shape[x.dim() - len(shape):]) != shape:
+        if tuple(x.shape[x.dim() - len(shape) :]) != shape:
             raise ValueError(f"x must end with the normalized shape {shape}, got {shape_str(x)}")
         return self.ln(x + self.dropout(y))
 

@@ -148,8 +148,13 @@ class MultiHeadAttention(nn.Module):
         bias = self.q_proj.bias is not None
         w = self.q_proj.weight
         module = nn.MultiheadAttention(
-            self.d_model, self.num_heads, dropout=self.dropout, bias=bias, batch_first=True,
-            device=w.device, dtype=w.dtype,
+            self.d_model,
+            self.num_heads,
+            dropout=self.dropout,
+            bias=bias,
+            batch_first=True,
+            device=w.device,
+            dtype=w.dtype,
         )
         with torch.no_grad():
             module.in_proj_weight.copy_(torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight]))

@@ -61,8 +61,15 @@ def plot_attention(
         threshold = 0.6 * (vmax if vmax is not None else w.max())
         for i in range(w.shape[0]):
             for j in range(w.shape[1]):
-                ax.text(j, i, f"{w[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="black" if w[i, j] > threshold else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{w[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if w[i, j] > threshold else "white",
+                )
     ax.set_title(title)
     return fig
 
@@ -86,8 +93,15 @@ def plot_heads(
             ax.axis("off")
             continue
         image = ax.imshow(w[h], cmap="viridis", vmin=0.0, vmax=vmax)
-        _label_axes(ax, x_labels, y_labels, w.shape[2], w.shape[1],
-                    "key" if h // ncols == nrows - 1 else "", "query" if h % ncols == 0 else "")
+        _label_axes(
+            ax,
+            x_labels,
+            y_labels,
+            w.shape[2],
+            w.shape[1],
+            "key" if h // ncols == nrows - 1 else "",
+            "query" if h % ncols == 0 else "",
+        )
         ax.set_title(f"head {h}")
     fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02, label="weight")
     fig.suptitle(title)
@@ -112,8 +126,13 @@ def plot_mask(
     ax.grid(which="minor", color="white", linewidth=1.5)
     ax.tick_params(which="minor", length=0)
     _label_axes(ax, x_labels, y_labels, m.shape[1], m.shape[0], "key position", "query position")
-    ax.legend(handles=[Patch(color="#2a7ab9", label="True: may attend"), Patch(color="#d9d9d9", label="False: blocked")],
-              loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=9)
+    ax.legend(
+        handles=[Patch(color="#2a7ab9", label="True: may attend"), Patch(color="#d9d9d9", label="False: blocked")],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        frameon=False,
+        fontsize=9,
+    )
     ax.set_title(title)
     return fig
 
@@ -146,12 +165,14 @@ def plot_curves(
 
 def use_book_style() -> None:
     """Matplotlib settings of the book's figures: sharp at the website's width, readable fonts."""
-    plt.rcParams.update({
-        "figure.dpi": 110,
-        "savefig.dpi": 110,
-        "font.size": 10,
-        "axes.titlesize": 11,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "figure.constrained_layout.use": True,
-    })
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "figure.constrained_layout.use": True,
+        }
+    )

@@ -39,9 +39,7 @@ def check_rank(name: str, t: torch.Tensor, ranks: int | tuple[int, ...], layout:
 def check_last_dim(name: str, t: torch.Tensor, size: int, layout: str) -> None:
     """Raise ``ValueError`` unless the last axis of ``t`` has ``size`` entries."""
     if t.shape[-1] != size:
-        raise ValueError(
-            f"{name} must have shape {layout} with last dimension {size}, got shape {shape_str(t)}"
-        )
+        raise ValueError(f"{name} must have shape {layout} with last dimension {size}, got shape {shape_str(t)}")
 
 
 def check_floating(name: str, t: torch.Tensor) -> None:
@@ -68,9 +66,7 @@ def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], 
     and each of its axes must be 1 or equal to the target's.
     """
     ok = mask.dim() <= len(target) and all(
-        m in (1, t) for m, t in zip(reversed(mask.shape), reversed(target))
+        m in (1, t) for m, t in zip(reversed(mask.shape), reversed(target), strict=False)
     )
     if not ok:
-        raise ValueError(
-            f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}"
-        )
+        raise ValueError(f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}")
