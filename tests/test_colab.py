@@ -49,7 +49,12 @@ def test_chapter_runs_alone_and_installs_the_library(tmp_path, monkeypatch):
     )
 
     monkeypatch.setenv("JUPYTER_PATH", str(venv / "share" / "jupyter"))
-    monkeypatch.setenv("TRANSFORMER_LIB_SOURCE", str(ROOT))
+    # Install from a copy of the package's files, so that pip's build leaves nothing in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "transformer_lib", source / "transformer_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    monkeypatch.setenv("TRANSFORMER_LIB_SOURCE", str(source))
     nb = nbformat.read(notebook, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="colab-sim", resources={"metadata": {"path": str(folder)}}).execute()
 
