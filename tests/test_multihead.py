@@ -112,3 +112,42 @@ def test_bad_inputs():
         mha(inputs(), attn_mask=torch.ones(4, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match="is_causal needs seq_q == seq_k"):
         mha(inputs(seq=3), inputs(seq=4), is_causal=True)
+
+
+def test_kv_cache_one_token_at_a_time_equals_full_causal_pass():
+    torch.manual_seed(0)
+    mha = tl.MultiHeadAttention(16, 4).eval()
+    x = inputs(seq=6)
+    full, _ = mha(x, is_causal=True)
+    cache = tl.KVCache()
+    steps = [mha(x[:, t : t + 1], is_causal=True, cache=cache)[0] for t in range(6)]
+    assert len(cache) == 6 and cache.k.shape == (2, 4, 6, 4)
+    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+
+
+def test_kv_cache_prefill_then_steps_with_padding_and_weights():
+    torch.manual_seed(0)
+    mha = tl.MultiHeadAttention(16, 4).eval()
+    x = inputs(seq=6)
+    keep = tl.padding_mask(torch.tensor([6, 6]))
+    full, full_w = mha(x, is_causal=True, key_padding_mask=keep, need_weights=True)
+    cache = tl.KVCache()
+    first, _ = mha(x[:, :4], is_causal=True, cache=cache, key_padding_mask=keep[:, :4])
+    rest, w = mha(x[:, 4:], is_causal=True, cache=cache, key_padding_mask=keep, need_weights=True)
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), full)
+    torch.testing.assert_close(w, full_w[:, :, 4:])
+    with pytest.raises(ValueError, match="cache is for self-attention"):
+        mha(x, x, cache=tl.KVCache())
+
+
+def test_decoder_only_stack_with_caches_and_position_offset():
+    torch.manual_seed(0)
+    emb = tl.Embeddings(11, 16, max_len=8).eval()
+    stack = tl.Encoder(2, 16, 4, 32, norm_first=True).eval()
+    ids = torch.randint(0, 11, (2, 7), generator=torch.Generator().manual_seed(3))
+    full = stack(emb(ids), causal=True)
+    caches = stack.new_caches()
+    steps = [stack(emb(ids[:, t : t + 1], start=t), causal=True, caches=caches) for t in range(7)]
+    torch.testing.assert_close(torch.cat(steps, dim=1), full)
+    with pytest.raises(ValueError, match="one KVCache per layer"):
+        stack(emb(ids), causal=True, caches=[tl.KVCache()])

@@ -24,7 +24,7 @@ from .masks import (
     to_additive,
     to_torch_mha,
 )
-from .multihead import MultiHeadAttention
+from .multihead import KVCache, MultiHeadAttention
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "Encoder",
     "EncoderBlock",
     "FeedForward",
+    "KVCache",
     "MultiHeadAttention",
     "PositionalEncoding",
     "ResidualSublayer",

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .layers import FeedForward, ResidualSublayer
-from .multihead import MultiHeadAttention
+from .multihead import KVCache, MultiHeadAttention
 
 
 class EncoderBlock(nn.Module):
@@ -41,16 +41,25 @@ class EncoderBlock(nn.Module):
         self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first)
         self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first)
 
-    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        padding_mask: torch.Tensor | None = None,
+        causal: bool = False,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """Encode one layer.
 
         Args:
             x: ``(batch, seq, d_model)``.
-            padding_mask: ``(batch, seq)``, True at real tokens.
+            padding_mask: ``(batch, seq)``, True at real tokens (with a cache: ``(batch, cached + seq)``).
             causal: add the subsequent mask, which turns the block into a decoder-only (GPT-style)
                 block: self-attention that cannot see the future, and no cross-attention.
+            cache: the self-attention's :class:`KVCache`, for generation one token at a time.
         """
-        x = self.sublayer1(x, lambda h: self.self_attn(h, key_padding_mask=padding_mask, is_causal=causal)[0])
+        x = self.sublayer1(
+            x, lambda h: self.self_attn(h, key_padding_mask=padding_mask, is_causal=causal, cache=cache)[0]
+        )
         return self.sublayer2(x, self.ffn)
 
 
@@ -114,11 +123,27 @@ class Encoder(nn.Module):
         # Pre-norm blocks leave the residual stream unnormalized; normalize it once at the end.
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
-    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
-        """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``; ``causal`` as in :class:`EncoderBlock`."""
-        for layer in self.layers:
-            x = layer(x, padding_mask, causal)
+    def forward(
+        self,
+        x: torch.Tensor,
+        padding_mask: torch.Tensor | None = None,
+        causal: bool = False,
+        caches: list[KVCache] | None = None,
+    ) -> torch.Tensor:
+        """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``.
+
+        ``causal`` as in :class:`EncoderBlock`; ``caches``: one :class:`KVCache` per layer (see
+        :meth:`new_caches`), for decoder-only generation one token at a time.
+        """
+        if caches is not None and len(caches) != len(self.layers):
+            raise ValueError(f"caches must hold one KVCache per layer ({len(self.layers)}), got {len(caches)}")
+        for i, layer in enumerate(self.layers):
+            x = layer(x, padding_mask, causal, None if caches is None else caches[i])
         return self.norm(x)
+
+    def new_caches(self) -> list[KVCache]:
+        """One empty :class:`KVCache` per layer."""
+        return [KVCache() for _ in self.layers]
 
 
 class Decoder(nn.Module):

@@ -113,15 +113,20 @@ class PositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq, d_model)`` -> same shape, with position ``t``'s encoding added to ``x[:, t]``."""
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``(batch, seq, d_model)`` -> same shape, with position ``start + t``'s encoding added to ``x[:, t]``.
+
+        ``start`` > 0 is for generation with a cache, where ``x`` holds only the newest positions.
+        """
         check_rank("x", x, 3, "(batch, seq, d_model)")
         check_floating("x", x)
         max_len, d_model = self.pe.shape
         check_last_dim("x", x, d_model, f"(batch, seq, d_model={d_model})")
-        if x.shape[1] > max_len:
-            raise ValueError(f"x has {x.shape[1]} positions but the encoding was built for max_len={max_len}")
-        return self.dropout(x + self.pe[: x.shape[1]])
+        if start < 0 or start + x.shape[1] > max_len:
+            raise ValueError(
+                f"positions {start}..{start + x.shape[1] - 1} are outside the encoding built for max_len={max_len}"
+            )
+        return self.dropout(x + self.pe[start : start + x.shape[1]])
 
 
 class Embeddings(nn.Module):
@@ -137,8 +142,9 @@ class Embeddings(nn.Module):
         self.token = nn.Embedding(vocab_size, d_model)
         self.position = PositionalEncoding(d_model, max_len, dropout)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``."""
         check_rank("ids", ids, 2, "(batch, seq)")
         if ids.is_floating_point():
             raise ValueError(f"ids must be integer token ids, got dtype {ids.dtype}")
-        return self.position(self.token(ids) * math.sqrt(self.d_model))
+        return self.position(self.token(ids) * math.sqrt(self.d_model), start)

@@ -6,12 +6,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from .attention import fast_attention, scaled_dot_product_attention
-from .masks import combine_masks, key_mask_for_attention, subsequent_mask
+from .masks import combine_masks, key_mask_for_attention
 from .validate import check_bool_mask, check_broadcastable, check_floating, check_last_dim, check_rank, shape_str
+
+
+@dataclass
+class KVCache:
+    """The keys and values one self-attention layer has computed so far, for fast generation.
+
+    A decoder that generates one token at a time would otherwise recompute the keys and values of
+    every earlier position at every step. With a cache, each step projects only the new positions
+    and appends them. ``k`` and ``v`` are ``(batch, heads, seq_so_far, d_k)``; both start as None.
+    """
+
+    k: torch.Tensor | None = None
+    v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.shape[2]
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Add the new positions' keys and values; return all keys and values so far."""
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        return self.k, self.v
 
 
 class MultiHeadAttention(nn.Module):
@@ -58,6 +82,7 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         is_causal: bool = False,
         need_weights: bool = False,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` to ``memory`` (cross-attention) or to itself (self-attention).
 
@@ -72,10 +97,16 @@ class MultiHeadAttention(nn.Module):
                 ``subsequent_mask(seq)`` in ``attn_mask``, but lets the fused kernel skip building it.
             need_weights: also return the weights, ``(batch, heads, seq_q, seq_k)``. Without them the
                 computation goes through torch's fused kernel.
+            cache: self-attention only. The keys and values of earlier positions; the new positions'
+                are appended to it, and the queries attend to all of them. Then ``seq_k`` counts the
+                cached positions too (for ``attn_mask`` and ``key_padding_mask``), and ``is_causal``
+                lets query ``i`` (position ``len(cache) + i``) see keys up to its own position.
 
         Returns:
             ``(output, weights)``: ``(batch, seq_q, d_model)`` and the weights or ``None``.
         """
+        if cache is not None and memory is not None:
+            raise ValueError("cache is for self-attention: pass memory=None with a cache")
         memory = query if memory is None else memory
         check_rank("query", query, 3, "(batch, seq_q, d_model)")
         check_rank("memory", memory, 3, "(batch, seq_k, d_model)")
@@ -87,7 +118,8 @@ class MultiHeadAttention(nn.Module):
                 f"query and memory must have the same batch size, got query {shape_str(query)} "
                 f"and memory {shape_str(memory)}"
             )
-        batch, seq_q, seq_k = query.shape[0], query.shape[1], memory.shape[1]
+        past = 0 if cache is None else len(cache)
+        batch, seq_q, seq_k = query.shape[0], query.shape[1], past + memory.shape[1]
         if attn_mask is not None:
             check_bool_mask("attn_mask", attn_mask)
             check_broadcastable(
@@ -101,17 +133,21 @@ class MultiHeadAttention(nn.Module):
                     f"got {shape_str(key_padding_mask)}"
                 )
             key_padding_mask = key_mask_for_attention(key_padding_mask)
-        if is_causal and seq_q != seq_k:
+        if is_causal and seq_q + past != seq_k:
             raise ValueError(f"is_causal needs seq_q == seq_k (self-attention), got {seq_q} and {seq_k}")
 
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
-        k = self.split_heads(self.k_proj(memory))  # (batch, heads, seq_k, d_k)
-        v = self.split_heads(self.v_proj(memory))  # (batch, heads, seq_k, d_k)
+        k = self.split_heads(self.k_proj(memory))  # (batch, heads, seq_k - past, d_k)
+        v = self.split_heads(self.v_proj(memory))
+        if cache is not None:
+            k, v = cache.append(k, v)  # (batch, heads, seq_k, d_k)
         p = self.dropout if self.training else 0.0
         mask = combine_masks(attn_mask, key_padding_mask)
-        if is_causal and (need_weights or mask is not None):
-            # The fused kernel's is_causal flag cannot be combined with another mask: build it.
-            mask, is_causal = combine_masks(mask, subsequent_mask(seq_q, device=query.device)), False
+        if is_causal and (need_weights or mask is not None or past > 0):
+            # The fused kernel's is_causal flag cannot be combined with another mask, nor offset by
+            # the cached positions: build the mask. Query i sits at position past + i.
+            causal = torch.ones(seq_q, seq_k, dtype=torch.bool, device=query.device).tril(diagonal=past)
+            mask, is_causal = combine_masks(mask, causal), False
 
         if need_weights:
             out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
