@@ -127,3 +127,10 @@ def test_stacks_and_decoder_causality():
     torch.testing.assert_close(dec(tgt2, memory)[:, :3], out[:, :3])
     gpt_like = enc(tgt, causal=True)
     torch.testing.assert_close(enc(tgt2, causal=True)[:, :3], gpt_like[:, :3])
+
+
+def test_embeddings_token_vectors_have_the_size_of_the_encoding():
+    torch.manual_seed(0)
+    emb = tl.Embeddings(1000, 64)
+    scaled = emb.token.weight * math.sqrt(64)
+    assert 0.9 < scaled.std().item() < 1.1  # not sqrt(64) = 8 times the encoding's size

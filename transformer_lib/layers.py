@@ -132,14 +132,19 @@ class PositionalEncoding(nn.Module):
 class Embeddings(nn.Module):
     """Token embedding scaled by ``sqrt(d_model)`` plus the sinusoidal positional encoding.
 
-    ``(batch, seq)`` integer ids -> ``(batch, seq, d_model)``. The scaling follows the paper, so the
-    embedding and the encoding (entries in [-1, 1]) have comparable magnitudes.
+    ``(batch, seq)`` integer ids -> ``(batch, seq, d_model)``.
+
+    The paper shares the embedding weights with the output projection, whose entries are of size
+    ``1/sqrt(d_model)``; times ``sqrt(d_model)`` the token vectors then have entries of size 1, like
+    the encoding's (in [-1, 1]). The token weights are initialised that way here. ``nn.Embedding``'s
+    default, N(0, 1), would make them ``sqrt(d_model)`` times larger and drown the positions.
     """
 
     def __init__(self, vocab_size: int, d_model: int, max_len: int = 512, dropout: float = 0.0):
         super().__init__()
         self.d_model = d_model
         self.token = nn.Embedding(vocab_size, d_model)
+        nn.init.normal_(self.token.weight, std=d_model**-0.5)
         self.position = PositionalEncoding(d_model, max_len, dropout)
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:

@@ -73,12 +73,6 @@ class Transformer(nn.Module):
             c.num_decoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout, c.norm_first, c.activation
         )
         self.output = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
-        # Embeddings multiplies the token vectors by sqrt(d_model). The paper's embeddings share their
-        # weights with the output projection, of size ~ 1/sqrt(d_model), so the product is of size ~1,
-        # comparable with the positional encoding. Initialise them that way (nn.Embedding's default,
-        # N(0, 1), would make the token vectors sqrt(d_model) times larger and drown the positions).
-        for embed in (self.src_embed, self.tgt_embed):
-            nn.init.normal_(embed.token.weight, std=c.d_model**-0.5)
 
     def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``."""

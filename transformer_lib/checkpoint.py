@@ -1,0 +1,30 @@
+"""Save a model with its config and load it back, with ``torch.load(weights_only=True)``.
+
+The file holds a plain dict: the config's fields (numbers, strings) and the ``state_dict`` (tensors),
+which is all ``weights_only=True`` accepts: loading never runs pickled code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+def save_model(model: nn.Module, path: str | Path) -> None:
+    """Save ``model`` (any module with a dataclass ``config``) to ``path``."""
+    if not hasattr(model, "config"):
+        raise ValueError(f"model must have a dataclass `config` attribute, got {type(model).__name__}")
+    torch.save({"model": type(model).__name__, "config": asdict(model.config), "state_dict": model.state_dict()}, path)
+
+
+def load_model(model_class: type[nn.Module], path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a ``model_class`` (e.g. ``GPT``) from a file written by :func:`save_model`, in eval mode."""
+    saved = torch.load(path, map_location=map_location, weights_only=True)
+    if saved["model"] != model_class.__name__:
+        raise ValueError(f"the file holds a {saved['model']}, not a {model_class.__name__}")
+    model = model_class(model_class.config_class(**saved["config"]))
+    model.load_state_dict(saved["state_dict"])
+    return model.eval()

@@ -1,0 +1,72 @@
+"""A BERT-like encoder-only model: token embeddings, bidirectional self-attention blocks, two heads.
+
+Every position attends to every real token on both sides (only padding is masked), which is what
+lets BERT fill a blank from its left *and* right context (Devlin et al., 2019). The blocks are the
+library's :class:`~transformer_lib.blocks.EncoderBlock` (post-norm, GELU, as in BERT); positions use
+the library's sinusoidal encoding (BERT learns them).
+
+Heads:
+
+* the **MLM head** scores every vocabulary token at every position (``(batch, seq, vocab)``), trained
+  with :func:`transformer_lib.objectives.mask_tokens` / :func:`~transformer_lib.objectives.mlm_loss`;
+* the **classification head** reads the state of the first token (``<bos>``, BERT's ``[CLS]``) and
+  scores ``num_classes`` classes (``(batch, num_classes)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..blocks import Encoder
+from ..layers import Embeddings
+from ..masks import padding_mask_from_ids
+from ..validate import check_rank
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int
+    d_model: int = 64
+    num_heads: int = 4
+    num_layers: int = 2
+    d_ff: int = 256
+    max_len: int = 64
+    dropout: float = 0.0
+    pad_id: int = 0
+    num_classes: int = 2
+
+
+class Bert(nn.Module):
+    """Encoder-only Transformer with a masked-language-model head and a classification head."""
+
+    config_class = BertConfig
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embed = Embeddings(c.vocab_size, c.d_model, c.max_len, c.dropout)
+        self.encoder = Encoder(c.num_layers, c.d_model, c.num_heads, c.d_ff, c.dropout, activation="gelu")
+        self.mlm_head = nn.Sequential(
+            nn.Linear(c.d_model, c.d_model), nn.GELU(), nn.LayerNorm(c.d_model), nn.Linear(c.d_model, c.vocab_size)
+        )
+        self.cls_head = nn.Linear(c.d_model, c.num_classes)
+
+    def encode(self, ids: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq)`` ids -> ``(batch, seq, d_model)`` contextual states (padding masked as keys)."""
+        check_rank("ids", ids, 2, "(batch, seq)")
+        if ids.shape[1] > self.config.max_len:
+            raise ValueError(f"ids has {ids.shape[1]} positions, more than max_len={self.config.max_len}")
+        mask = padding_mask_from_ids(ids, self.config.pad_id)  # (batch, seq), True at real tokens
+        return self.encoder(self.embed(ids), mask)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` MLM logits at every position."""
+        return self.mlm_head(self.encode(ids))
+
+    def classify(self, ids: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq)`` ids -> ``(batch, num_classes)`` logits, from the first token's state."""
+        return self.cls_head(self.encode(ids)[:, 0])
