@@ -132,3 +132,19 @@ def test_save_load_round_trip(tmp_path, kind):
     assert torch.equal(loaded(*args), model(*args))
     with pytest.raises(ValueError, match="holds"):
         load_model(GPT if kind != "gpt" else Bert, path)
+
+
+def test_gpt_generation_with_kv_cache_equals_without():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=17, d_model=32, num_heads=4, num_layers=2, d_ff=64, max_len=24)).eval()
+    prompt = torch.randint(3, 17, (3, 5), generator=torch.Generator().manual_seed(1))
+    with_cache = model.generate(prompt, max_new_tokens=12, use_cache=True)
+    without = model.generate(prompt, max_new_tokens=12, use_cache=False)
+    assert torch.equal(with_cache, without)
+    sampled = [
+        model.generate(prompt, 12, temperature=1.0, generator=torch.Generator().manual_seed(2), use_cache=c)
+        for c in (True, False)
+    ]
+    assert torch.equal(*sampled)
+    beyond_max_len = [model.generate(prompt, max_new_tokens=30, use_cache=c) for c in (True, False)]
+    assert beyond_max_len[0].shape == (3, 35) and torch.equal(*beyond_max_len)

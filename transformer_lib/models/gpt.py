@@ -92,6 +92,7 @@ class GPT(nn.Module):
         temperature: float = 0.0,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
+        use_cache: bool = True,
     ) -> torch.Tensor:
         """Continue the prompts ``ids`` (``(batch, seq)``, all of the same length) one token at a time.
 
@@ -99,15 +100,27 @@ class GPT(nn.Module):
         ``eos_id``; a finished sequence gets ``pad_id`` after its ``<eos>``. ``temperature`` and
         ``top_k`` as in :func:`sample_next` (the default, 0, is greedy). Returns
         ``(batch, seq + new)`` with ``new <= max_new_tokens``.
+
+        With ``use_cache`` each layer keeps the keys and values of the positions it has seen
+        (:class:`~transformer_lib.multihead.KVCache`), so a step processes only the newest token
+        instead of the whole sequence; the result is the same. Once the sequence is longer than
+        ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
+        shift at every step: the cache no longer applies and each step processes the whole window.
         """
         check_rank("ids", ids, 2, "(batch, seq)")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
         was_training = self.training
         self.eval()
+        caches = self.blocks.new_caches() if use_cache else None
         done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-        for _ in range(max_new_tokens):
-            logits = self(ids[:, -self.config.max_len :])[:, -1]  # (batch, vocab): the last position
+        for step in range(max_new_tokens):
+            if use_cache and ids.shape[1] <= self.config.max_len:
+                start = 0 if step == 0 else ids.shape[1] - 1  # first the whole prompt, then one token
+                h = self.blocks(self.embed(ids[:, start:], start=start), causal=True, caches=caches)
+                logits = self.lm_head(h[:, -1])  # (batch, vocab): the last position
+            else:
+                logits = self(ids[:, -self.config.max_len :])[:, -1]
             nxt = sample_next(logits, temperature, top_k, generator).masked_fill(done, pad_id)
             ids = torch.cat([ids, nxt[:, None]], dim=1)
             if eos_id is not None:
