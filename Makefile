@@ -48,6 +48,7 @@ student: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/attention.py
+	$(BIN)/python benchmarks/attention_cost.py
 
 clean:
 	rm -rf _build
