@@ -12,27 +12,13 @@ Prints the median time of each and the ratios ours/torch and ours/raw.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import transformer_lib as tl
-
-
-def median_seconds(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from transformer_lib.cost import median_seconds
 
 
 def main() -> None:
@@ -67,7 +53,7 @@ def main() -> None:
     with torch.no_grad():
         torch.testing.assert_close(run_ours(), run_torch(), atol=1e-4, rtol=1e-4)
         torch.testing.assert_close(run_ours(), run_raw(), atol=1e-4, rtol=1e-4)
-        t_ours, t_torch, t_raw = (median_seconds(f, args.repeats) for f in (run_ours, run_torch, run_raw))
+        t_ours, t_torch, t_raw = (median_seconds(f, args.repeats, warmup=3) for f in (run_ours, run_torch, run_raw))
 
     print(
         f"device {device}, threads {torch.get_num_threads()}, batch {args.batch}, heads {args.heads}, "

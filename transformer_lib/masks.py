@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .validate import check_bool_mask, check_rank, check_tensor, shape_str
+from .validate import check_bool_mask, check_rank, shape_str
 
 
 def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -130,9 +130,3 @@ def to_torch_mha(mask: torch.Tensor) -> torch.Tensor:
     check_bool_mask("mask", mask)
     return ~mask
 
-
-def check_mask(name: str, mask: torch.Tensor | None) -> None:
-    """Validate an optional boolean mask argument (True = may attend)."""
-    if mask is not None:
-        check_tensor(name, mask)
-        check_bool_mask(name, mask)
