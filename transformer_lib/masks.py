@@ -129,4 +129,3 @@ def to_torch_mha(mask: torch.Tensor) -> torch.Tensor:
     """
     check_bool_mask("mask", mask)
     return ~mask
-
