@@ -1,4 +1,9 @@
 """Whole models, one readable file each, built only from the library's blocks.
 
-Import a model from its own module, e.g. ``from transformer_lib.models.transformer import Transformer``.
+* ``transformer``: the encoder-decoder Transformer of Vaswani et al. (2017), chapter 8;
+* ``bert``: encoder-only, masked language modelling, chapter 9a;
+* ``gpt``: decoder-only, next-token prediction and generation (with a KV cache), chapter 9b;
+* ``t5``: encoder-decoder pre-trained by span corruption, chapter 9c.
+
+Import a model from its own module, e.g. ``from transformer_lib.models.gpt import GPT, GPTConfig``.
 """
