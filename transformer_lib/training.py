@@ -39,7 +39,8 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     losses: list[float] = []
     model.train()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=0.5)
+    # A text bar (live in a notebook); refreshed rarely, since the website shows every refresh as a line.
+    bar = tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=5.0)
     for step in bar:
         loss = loss_fn(model, next_batch(step))
         if not torch.isfinite(loss):
