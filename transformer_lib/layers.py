@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .validate import check_floating, check_last_dim, check_rank, shape_str
+from .validate import check_floating, check_last_dim, check_rank, check_token_ids, shape_str
 
 
 class AddNorm(nn.Module):
@@ -149,7 +149,5 @@ class Embeddings(nn.Module):
 
     def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
         """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``."""
-        check_rank("ids", ids, 2, "(batch, seq)")
-        if ids.is_floating_point():
-            raise ValueError(f"ids must be integer token ids, got dtype {ids.dtype}")
+        check_token_ids("ids", ids)
         return self.position(self.token(ids) * math.sqrt(self.d_model), start)

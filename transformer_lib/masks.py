@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .validate import check_bool_mask, check_rank, shape_str
+from .validate import check_bool_mask, check_rank, check_token_ids, shape_str
 
 
 def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -56,9 +56,7 @@ def padding_mask_from_ids(ids: torch.Tensor, pad_id: int) -> torch.Tensor:
     Returns:
         ``(batch, seq)`` boolean mask, ``True`` at real tokens.
     """
-    check_rank("ids", ids, 2, "(batch, seq)")
-    if ids.is_floating_point():
-        raise ValueError(f"ids must be an integer tensor of token ids, got dtype {ids.dtype}")
+    check_token_ids("ids", ids)
     return ids != pad_id
 
 

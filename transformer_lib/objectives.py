@@ -16,15 +16,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .validate import check_rank, shape_str
+from .validate import check_rank, check_token_ids, shape_str
 
 IGNORE = -100
-
-
-def _check_ids(name: str, ids: torch.Tensor) -> None:
-    check_rank(name, ids, 2, "(batch, seq)")
-    if ids.is_floating_point() or ids.dtype == torch.bool:
-        raise ValueError(f"{name} must be an integer tensor of token ids, got dtype {ids.dtype}")
 
 
 def mask_tokens(
@@ -54,7 +48,7 @@ def mask_tokens(
         ``(inputs, labels)``, both ``(batch, seq)``: the corrupted ids, and the original id at chosen
         positions, :data:`IGNORE` elsewhere.
     """
-    _check_ids("ids", ids)
+    check_token_ids("ids", ids)
     if maskable.shape != ids.shape or maskable.dtype != torch.bool:
         raise ValueError(
             f"maskable must be a boolean tensor of the shape of ids {shape_str(ids)}, "
@@ -102,7 +96,7 @@ def causal_lm_shift(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch
     Returns:
         ``(inputs, targets)``, both ``(batch, seq - 1)``.
     """
-    _check_ids("ids", ids)
+    check_token_ids("ids", ids)
     if ids.shape[1] < 2:
         raise ValueError(f"ids needs at least 2 positions to shift, got {shape_str(ids)}")
     targets = ids[:, 1:].masked_fill(ids[:, 1:] == pad_id, IGNORE)

@@ -48,6 +48,13 @@ def check_floating(name: str, t: torch.Tensor) -> None:
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
 
 
+def check_token_ids(name: str, ids: object, layout: str = "(batch, seq)") -> None:
+    """Raise ``ValueError`` unless ``ids`` is a 2-D integer tensor of token ids (not float, not bool)."""
+    check_rank(name, ids, 2, layout)
+    if ids.is_floating_point() or ids.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+
+
 def check_bool_mask(name: str, mask: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``mask`` is boolean (True = may attend)."""
     check_tensor(name, mask)

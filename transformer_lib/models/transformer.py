@@ -23,7 +23,7 @@ from ..blocks import Decoder, Encoder
 from ..data import BOS, EOS, PAD
 from ..layers import Embeddings
 from ..multihead import MultiHeadAttention
-from ..validate import check_bool_mask, check_rank, shape_str
+from ..validate import check_bool_mask, check_rank, check_token_ids, shape_str
 
 
 @dataclass
@@ -42,12 +42,6 @@ class TransformerConfig:
     max_len: int = 128
     norm_first: bool = False
     activation: str = "relu"
-
-
-def _check_ids(name: str, ids: torch.Tensor, layout: str) -> None:
-    check_rank(name, ids, 2, layout)
-    if ids.is_floating_point() or ids.dtype == torch.bool:
-        raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
 
 
 def _check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor, layout: str) -> None:
@@ -76,7 +70,7 @@ class Transformer(nn.Module):
 
     def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``."""
-        _check_ids("src", src, "(batch, seq_s)")
+        check_token_ids("src", src, "(batch, seq_s)")
         _check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
         return self.encoder(self.src_embed(src), src_padding_mask)
 
@@ -89,7 +83,7 @@ class Transformer(nn.Module):
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, seq_t)`` ids and memory ``(batch, seq_s, d_model)`` -> logits
         ``(batch, seq_t, tgt_vocab_size)``; position ``t`` predicts the token after ``tgt_in[:, :t+1]``."""
-        _check_ids("tgt_in", tgt_in, "(batch, seq_t)")
+        check_token_ids("tgt_in", tgt_in, "(batch, seq_t)")
         _check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
         x = self.decoder(self.tgt_embed(tgt_in), memory, tgt_padding_mask, src_padding_mask)
         return self.output(x)
