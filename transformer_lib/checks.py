@@ -3,16 +3,23 @@
 A check never raises at the student. It returns a :class:`CheckResult`, which a notebook displays
 as one line: a pass, or a hint naming the case, the shape, the dtype or the entry that differs.
 ``bool(result)`` tells a script or a test whether it passed.
+
+With the environment variable ``TRANSFORMER_LIB_STRICT_CHECKS=1`` (set by ``make robust``, which runs
+every chapter with its reference solutions) a failed check raises ``AssertionError`` instead, so a
+check that would tell a correct answer it is wrong stops the run.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from .device import generator
 
 PASS, FAIL = "\u2705", "\u274c"
 
@@ -23,6 +30,10 @@ class CheckResult:
 
     passed: bool
     message: str
+
+    def __post_init__(self) -> None:
+        if not self.passed and os.environ.get("TRANSFORMER_LIB_STRICT_CHECKS") == "1":
+            raise AssertionError(f"a check failed (TRANSFORMER_LIB_STRICT_CHECKS=1): {self.message}")
 
     def __bool__(self) -> bool:
         return self.passed
@@ -161,5 +172,5 @@ def random_cases(specs: Sequence[tuple[str, tuple[tuple[int, ...], ...]]], seed:
     ``random_cases([("2 queries, 3 keys", ((2, 4), (3, 4)))])`` gives one case whose arguments are
     a ``(2, 4)`` and a ``(3, 4)`` tensor drawn from a generator seeded with ``seed``.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     return [(desc, tuple(torch.randn(*shape, generator=g) for shape in shapes)) for desc, shapes in specs]

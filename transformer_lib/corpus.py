@@ -24,6 +24,8 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
+from .device import shift_seed
+
 TOPICS: dict[str, dict[str, list[str]]] = {
     "farm": {
         "subject": ["cat", "dog", "cow", "hen"],
@@ -108,7 +110,7 @@ class TopicGrammar:
 
     def sample(self, n: int, seed: int = 0) -> list[tuple[list[str], int]]:
         """Draw ``n`` sentences: a list of ``(words, topic_index)``, reproducible from ``seed``."""
-        rng = random.Random(seed)
+        rng = random.Random(shift_seed(seed))
         out = []
         for _ in range(n):
             topic = rng.choices(range(len(self.topics)), weights=self.topic_probs)[0]

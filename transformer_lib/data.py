@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
+from .device import generator
+
 PAD, BOS, EOS = 0, 1, 2
 NUM_SPECIAL = 3
 
@@ -65,7 +67,7 @@ class ToyTask:
             raise ValueError(f"need 1 <= min_len <= max_len, got min_len={min_len} and max_len={max_len}")
         self.task, self.num_digits, self.min_len, self.max_len = task, num_digits, min_len, max_len
         self.transform = TASKS[task]
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = generator(seed)
 
     @property
     def vocab_size(self) -> int:

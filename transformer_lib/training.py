@@ -36,7 +36,11 @@ def train(
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    params = list(model.parameters())
+    # The fused kernel computes sqrt itself: the default path calls MKL's vector sqrt, which is not
+    # correctly rounded and rounds differently on different CPUs (the book's outputs must not).
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
     losses: list[float] = []
     model.train()
     # A text bar (live in a notebook); refreshed rarely, since the website shows every refresh as a line.
