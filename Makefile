@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum 
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
 # Stored outputs depend on the CPU's instruction set, the thread count and the device: every target
-# runs under the canonical numeric settings of numerics.env (the one place that sets them), so that
+# runs under the canonical numeric settings of transformer_lib/numerics.env (the one place that sets them), so that
 # `make execute` and `make test` compute the same bytes on any x86-64 CPU.
-include numerics.env
-CANONICAL := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' numerics.env)
+include transformer_lib/numerics.env
+CANONICAL := $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' transformer_lib/numerics.env)
 export $(CANONICAL)
 # The machine as it is (for timings and the robust run): none of the canonical settings, 2 threads.
 NATIVE := env $(foreach v,$(CANONICAL),-u $(v)) TRANSFORMER_LIB_NUMERICS=native OMP_NUM_THREADS=2
