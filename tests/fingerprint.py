@@ -200,7 +200,7 @@ def models() -> None:
     )
     words = [tok.encode(" ".join(w)) for w, _ in data[:16]]
     pairs = [obj.span_corrupt(w, tok.sentinel_ids, 0.3, 2.0, gen) for w in words]
-    src = tok.pad([s + [tok.eos_id] for s, _ in pairs])
+    src = tok.pad([[*s, tok.eos_id] for s, _ in pairs])
     tgt = tok.pad([[tok.bos_id, *t, tok.eos_id] for _, t in pairs])
 
     def t5_loss(m, b):
@@ -218,7 +218,9 @@ def regression() -> None:
     x, y = timeseries.make_windows(norm.transform(series), 12)
     record("regression.linear_ar", *timeseries.fit_linear_ar(x, y))
     forecaster = timeseries.TransformerForecaster(12, d_model=16, d_ff=32, causal=True)
-    train_steps("regression.transformer", forecaster, lambda s: (x[:64], y[:64]), lambda m, b: F.mse_loss(m(b[0]), b[1]))
+    train_steps(
+        "regression.transformer", forecaster, lambda s: (x[:64], y[:64]), lambda m, b: F.mse_loss(m(b[0]), b[1])
+    )
     gru = nn.GRU(1, 16, batch_first=True)
     out, h = gru(x[:32].unsqueeze(-1))
     h.square().sum().backward()
