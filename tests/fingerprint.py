@@ -195,9 +195,7 @@ def models() -> None:
         record(f"gpt.generate.{name}", out)
 
     tl.set_seed(7)
-    t5 = T5(
-        T5Config(vocab_size=len(tok), d_model=32, d_ff=64, max_len=16, pad_id=tok.pad_id, bos_id=tok.bos_id)
-    )
+    t5 = T5(T5Config(vocab_size=len(tok), d_model=32, d_ff=64, max_len=16, pad_id=tok.pad_id, bos_id=tok.bos_id))
     words = [tok.encode(" ".join(w)) for w, _ in data[:16]]
     pairs = [obj.span_corrupt(w, tok.sentinel_ids, 0.3, 2.0, gen) for w in words]
     src = tok.pad([[*s, tok.eos_id] for s, _ in pairs])
