@@ -69,8 +69,8 @@ drift:
 	$(call robust_run,$(DRIFT_VENV)/bin)
 
 lint: $(STAMP)
-	$(BIN)/ruff check transformer_lib tests benchmarks book/_ext
-	$(BIN)/ruff format --check transformer_lib tests benchmarks book/_ext
+	$(BIN)/ruff check conftest.py transformer_lib tests benchmarks book/_ext
+	$(BIN)/ruff format --check conftest.py transformer_lib tests benchmarks book/_ext
 
 # Student copies for coursework: solution cells (tagged `solution`) removed, outputs cleared.
 student: $(STAMP)

@@ -53,7 +53,7 @@ def run_suite_on(notebook: Path, exact: bool) -> subprocess.CompletedProcess:
         "sys.exit(pytest.main(['-p', 'conftest', '-p', 'no:cacheprovider', '-o', 'addopts=',"
         f" '--nbval', '--nbval-current-env', {str(notebook)!r}]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("TRANSFORMER_LIB_STRICT_CHECKS", None)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=notebook.parent, env=env, capture_output=True, text=True, timeout=300

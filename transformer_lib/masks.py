@@ -88,8 +88,10 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     ``(seq, seq)`` causal mask combines with a ``(batch, 1, 1, seq)`` padding mask into
     ``(batch, 1, seq, seq)``). ``None`` entries are skipped; with no masks left it returns ``None``.
 
-    Adding boolean masks is *not* a combination: ``True + True`` is 2, not ``True``, and the sum no
-    longer means "allowed". Additive masks (0 / -inf) are the ones that combine by addition.
+    Adding two "may attend" masks is the wrong combination: for boolean tensors ``+`` is a logical
+    OR, so a pair allowed by either mask gets through (and 0/1 integer masks sum to 0, 1 or 2).
+    Addition is right for additive masks (0 / -inf) and, followed by ``> 0``, for masks where 1 means
+    "blocked"; chapter 4 shows each case.
     """
     present = [m for m in masks if m is not None]
     for i, m in enumerate(present):
