@@ -294,20 +294,12 @@ def generation_speed(
 _TIMINGS: dict[str, Callable[..., dict[str, Any]]] = {"layer_times": layer_times, "generation_speed": generation_speed}
 
 
-def runs_native() -> bool:
-    """True when this process runs with the machine's own numeric settings: none of the canonical
-    settings is set, or the environment says ``TRANSFORMER_LIB_NUMERICS=native`` (``make bench``)."""
-    if os.environ.get("TRANSFORMER_LIB_NUMERICS") == "native":
-        return True
-    return not any(name in os.environ for name in numerics.canonical_settings())
-
-
 def run_native(fn: Callable[..., dict[str, Any]], /, *, timeout: float | None = None, **kwargs: Any) -> dict[str, Any]:
     """``fn(**kwargs)`` measured with the machine's own numeric settings; ``fn`` is :func:`layer_times`
     or :func:`generation_speed`.
 
-    When this process runs under the canonical settings (:func:`runs_native` is false, as in the
-    book's recorded runs), the timing runs in a fresh Python process whose environment is
+    When this process runs under the canonical settings (:func:`~transformer_lib.numerics.runs_native`
+    is false, as in the book's recorded runs), the timing runs in a fresh Python process whose environment is
     :func:`transformer_lib.numerics.native_environ` (the CPU's best kernels, torch's default thread
     count unless ``threads`` is given, any device), and its result comes back as JSON. Otherwise it
     runs here. Either way the result has plain JSON types, and ``result["machine"]`` says what
@@ -324,7 +316,7 @@ def run_native(fn: Callable[..., dict[str, Any]], /, *, timeout: float | None = 
         arguments = json.dumps(kwargs)
     except TypeError as error:
         raise ValueError(f"the arguments of {name} must be JSON-serialisable: {error}") from None
-    if runs_native():
+    if numerics.runs_native():
         return json.loads(json.dumps(fn(**kwargs)))
     # The child imports this very package, wherever it was imported from (a clone or site-packages).
     package_parent = str(Path(__file__).resolve().parent.parent)

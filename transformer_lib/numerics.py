@@ -9,6 +9,7 @@ Makefile exports them), never from inside one.
 * :func:`canonical_settings`: the variables and their values, from ``numerics.env``.
 * :func:`native_environ`: the current environment without them, for a subprocess that must measure
   the machine as it is (timings).
+* :func:`runs_native`: whether this process runs without them (timings may be taken here).
 * :func:`exact_platform`: whether stored outputs can be compared bit for bit here (x86-64 Linux).
 """
 
@@ -37,6 +38,14 @@ def native_environ() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in canonical}
     env["TRANSFORMER_LIB_NUMERICS"] = "native"
     return env
+
+
+def runs_native() -> bool:
+    """True when this process runs with the machine's own numeric settings: none of the canonical
+    settings is set, or the environment says ``TRANSFORMER_LIB_NUMERICS=native`` (``make bench``)."""
+    if os.environ.get("TRANSFORMER_LIB_NUMERICS") == "native":
+        return True
+    return not any(name in os.environ for name in canonical_settings())
 
 
 def exact_platform() -> bool:
