@@ -7,6 +7,9 @@ Two functions compute the same thing:
 * :func:`fast_attention` calls ``torch.nn.functional.scaled_dot_product_attention``, whose fused
   kernels never store the ``(seq_q, seq_k)`` weight matrix; use it when the weights are not needed.
 
+Both check their inputs. :func:`attention_with_weights` is the first one's kernel without the checks,
+for :class:`~transformer_lib.MultiHeadAttention`, which checks its own inputs once at the door.
+
 **Mask convention**: boolean, ``True`` = this query may attend to this key. The mask broadcasts to
 ``(..., seq_q, seq_k)``.
 
@@ -74,18 +77,7 @@ def scaled_dot_product_attention(
         weights sums to 1, except a fully masked row, which is all zero (and so is its output).
     """
     _check_qkv(q, k, v, mask)
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., seq_q, seq_k)
-    if mask is not None:
-        # A row with no allowed key would be softmax(-inf, ..., -inf) = NaN. Unblock such rows for
-        # the softmax (so it stays finite, with finite gradients) and zero them afterwards.
-        has_key = mask.any(dim=-1, keepdim=True)
-        scores = scores.masked_fill(~(mask | ~has_key), float("-inf"))
-        weights = scores.softmax(dim=-1) * has_key
-    else:
-        weights = scores.softmax(dim=-1)
-    if dropout_p > 0.0:
-        weights = F.dropout(weights, p=dropout_p)
-    return weights @ v, weights
+    return attention_with_weights(q, k, v, mask, dropout_p)
 
 
 def fast_attention(
@@ -110,3 +102,25 @@ def fast_attention(
     if is_causal and mask is not None:
         raise ValueError("pass either mask or is_causal=True, not both; combine the masks instead")
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
+
+
+def attention_with_weights(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kernel of :func:`scaled_dot_product_attention`, without its input checks.
+
+    For callers that have checked their inputs already (:class:`~transformer_lib.MultiHeadAttention`
+    checks its own at the door); a reader's code should call the checked function.
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., seq_q, seq_k)
+    if mask is not None:
+        # A row with no allowed key would be softmax(-inf, ..., -inf) = NaN. Unblock such rows for
+        # the softmax (so it stays finite, with finite gradients) and zero them afterwards.
+        has_key = mask.any(dim=-1, keepdim=True)
+        scores = scores.masked_fill(~(mask | ~has_key), float("-inf"))
+        weights = scores.softmax(dim=-1) * has_key
+    else:
+        weights = scores.softmax(dim=-1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ v, weights

@@ -5,25 +5,40 @@
 
 Which mask goes where:
 
-* encoder self-attention: the source padding mask;
-* decoder self-attention: the target padding mask *and* the subsequent (causal) mask;
-* encoder-decoder (cross) attention: the *source* padding mask, since its keys are encoder positions.
+* encoder self-attention: the ``key_padding_mask`` of its own input (the source's padding);
+* decoder self-attention: the target's padding (``tgt_padding_mask``) *and* the causal mask;
+* encoder-decoder (cross) attention: ``src_padding_mask``, since its keys are encoder positions.
+
+Three stacks:
+
+* :class:`Encoder`: :class:`EncoderBlock` s, every position sees every other (BERT, the encoder of
+  the 2017 Transformer and of T5);
+* :class:`DecoderOnly`: the same blocks under the causal mask, with no cross-attention (GPT);
+* :class:`Decoder`: :class:`DecoderBlock` s, causal self-attention plus cross-attention to an
+  encoder's output (the decoder of the 2017 Transformer and of T5).
+
+Blocks convert to and from torch's own layers (``from_torch`` / ``to_torch``), so a chapter checks
+the library against ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer`` in one line.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .layers import FeedForward, ResidualSublayer
 from .multihead import KVCache, MultiHeadAttention
+
+_TORCH_ACTIVATIONS = {F.relu: "relu", F.gelu: "gelu"}
 
 
 class EncoderBlock(nn.Module):
     """Self-attention then feed-forward, each in a residual sublayer.
 
     With ``norm_first=False`` and ``activation="relu"`` this is the paper's encoder layer and matches
-    ``nn.TransformerEncoderLayer(..., batch_first=True)`` given the same weights.
+    ``nn.TransformerEncoderLayer(..., batch_first=True)`` given the same weights (see
+    :meth:`from_torch`). With ``is_causal=True`` in :meth:`forward` it is a decoder-only (GPT) block.
     """
 
     def __init__(
@@ -32,39 +47,69 @@ class EncoderBlock(nn.Module):
         num_heads: int,
         d_ff: int,
         dropout: float = 0.0,
+        *,
         norm_first: bool = False,
         activation: str = "relu",
     ):
         super().__init__()
+        self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.ffn = FeedForward(d_model, d_ff, dropout, activation)
-        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first)
-        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first)
+        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
+        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
 
     def forward(
         self,
         x: torch.Tensor,
-        padding_mask: torch.Tensor | None = None,
-        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+        *,
+        is_causal: bool = False,
         cache: KVCache | None = None,
     ) -> torch.Tensor:
         """Encode one layer.
 
         Args:
             x: ``(batch, seq, d_model)``.
-            padding_mask: ``(batch, seq)``, True at real tokens (with a cache: ``(batch, cached + seq)``).
-            causal: add the subsequent mask, which turns the block into a decoder-only (GPT-style)
-                block: self-attention that cannot see the future, and no cross-attention.
+            key_padding_mask: ``(batch, seq)``, True at real tokens (with a cache:
+                ``(batch, cached + seq)``).
+            is_causal: add the causal (subsequent) mask: self-attention that cannot see the future.
             cache: the self-attention's :class:`KVCache`, for generation one token at a time.
+
+        Returns:
+            ``(batch, seq, d_model)``.
         """
         x = self.sublayer1(
-            x, lambda h: self.self_attn(h, key_padding_mask=padding_mask, is_causal=causal, cache=cache)[0]
+            x, lambda h: self.self_attn(h, key_padding_mask=key_padding_mask, is_causal=is_causal, cache=cache)[0]
         )
         return self.sublayer2(x, self.ffn)
 
+    def _torch_pairs(self, layer: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
+        return [
+            (self.ffn.linear1, layer.linear1),
+            (self.ffn.linear2, layer.linear2),
+            (self.sublayer1.ln, layer.norm1),
+            (self.sublayer2.ln, layer.norm2),
+        ]
+
+    @classmethod
+    def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderBlock:
+        """A copy of a ``batch_first`` ``nn.TransformerEncoderLayer`` with the same weights."""
+        if not isinstance(layer, nn.TransformerEncoderLayer):
+            raise ValueError(f"layer must be an nn.TransformerEncoderLayer, got {type(layer).__name__}")
+        ours = cls(*_torch_sizes(layer), norm_first=layer.norm_first, activation=_activation_name(layer))
+        return _copy_from_torch(ours, layer)
+
+    def to_torch(self) -> nn.TransformerEncoderLayer:
+        """A ``batch_first`` ``nn.TransformerEncoderLayer`` with this block's weights."""
+        return _copy_to_torch(self, nn.TransformerEncoderLayer)
+
 
 class DecoderBlock(nn.Module):
-    """Masked self-attention, cross-attention to the encoder's output, then feed-forward."""
+    """Masked self-attention, cross-attention to the encoder's output, then feed-forward.
+
+    With ``norm_first=False`` and ``activation="relu"`` this is the paper's decoder layer and matches
+    ``nn.TransformerDecoderLayer(..., batch_first=True)`` given the same weights.
+    """
 
     def __init__(
         self,
@@ -72,35 +117,113 @@ class DecoderBlock(nn.Module):
         num_heads: int,
         d_ff: int,
         dropout: float = 0.0,
+        *,
         norm_first: bool = False,
         activation: str = "relu",
     ):
         super().__init__()
+        self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.ffn = FeedForward(d_model, d_ff, dropout, activation)
-        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first)
-        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first)
-        self.sublayer3 = ResidualSublayer(d_model, dropout, norm_first)
+        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
+        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
+        self.sublayer3 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
 
     def forward(
         self,
         x: torch.Tensor,
         memory: torch.Tensor,
         tgt_padding_mask: torch.Tensor | None = None,
-        memory_padding_mask: torch.Tensor | None = None,
+        src_padding_mask: torch.Tensor | None = None,
+        *,
+        cache: KVCache | None = None,
     ) -> torch.Tensor:
         """Decode one layer.
 
         Args:
             x: ``(batch, seq_t, d_model)`` target-side states.
             memory: ``(batch, seq_s, d_model)`` the encoder's output.
-            tgt_padding_mask: ``(batch, seq_t)``, True at real target tokens.
-            memory_padding_mask: ``(batch, seq_s)``, True at real source tokens.
+            tgt_padding_mask: ``(batch, seq_t)``, True at real target tokens (with a cache:
+                ``(batch, cached + seq_t)``).
+            src_padding_mask: ``(batch, seq_s)``, True at real source tokens.
+            cache: the self-attention's :class:`KVCache`, for generation one token at a time.
+
+        Returns:
+            ``(batch, seq_t, d_model)``.
         """
-        x = self.sublayer1(x, lambda h: self.self_attn(h, key_padding_mask=tgt_padding_mask, is_causal=True)[0])
-        x = self.sublayer2(x, lambda h: self.cross_attn(h, memory, key_padding_mask=memory_padding_mask)[0])
+        x = self.sublayer1(
+            x, lambda h: self.self_attn(h, key_padding_mask=tgt_padding_mask, is_causal=True, cache=cache)[0]
+        )
+        x = self.sublayer2(x, lambda h: self.cross_attn(h, memory, key_padding_mask=src_padding_mask)[0])
         return self.sublayer3(x, self.ffn)
+
+    def _torch_pairs(self, layer: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
+        return [
+            (self.ffn.linear1, layer.linear1),
+            (self.ffn.linear2, layer.linear2),
+            (self.sublayer1.ln, layer.norm1),
+            (self.sublayer2.ln, layer.norm2),
+            (self.sublayer3.ln, layer.norm3),
+        ]
+
+    @classmethod
+    def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderBlock:
+        """A copy of a ``batch_first`` ``nn.TransformerDecoderLayer`` with the same weights."""
+        if not isinstance(layer, nn.TransformerDecoderLayer):
+            raise ValueError(f"layer must be an nn.TransformerDecoderLayer, got {type(layer).__name__}")
+        ours = cls(*_torch_sizes(layer), norm_first=layer.norm_first, activation=_activation_name(layer))
+        ours.cross_attn.load_torch_weights(layer.multihead_attn)
+        return _copy_from_torch(ours, layer)
+
+    def to_torch(self) -> nn.TransformerDecoderLayer:
+        """A ``batch_first`` ``nn.TransformerDecoderLayer`` with this block's weights."""
+        layer = _copy_to_torch(self, nn.TransformerDecoderLayer)
+        layer.multihead_attn.load_state_dict(self.cross_attn.to_torch().state_dict())
+        return layer
+
+
+def _activation_name(layer: nn.Module) -> str:
+    name = _TORCH_ACTIVATIONS.get(layer.activation)
+    if name is None:
+        raise ValueError(f"layer.activation must be F.relu or F.gelu, got {layer.activation!r}")
+    return name
+
+
+def _torch_sizes(layer: nn.Module) -> tuple[int, int, int, float]:
+    """``(d_model, num_heads, d_ff, dropout)`` of a torch Transformer layer our blocks can copy."""
+    if not layer.self_attn.batch_first:
+        raise ValueError("layer must be built with batch_first=True, as the library's blocks are")
+    if layer.linear1.bias is None or layer.norm1.eps != 1e-5:
+        raise ValueError("only layers with biases and layer_norm_eps=1e-5 (torch's defaults) can be copied")
+    return layer.self_attn.embed_dim, layer.self_attn.num_heads, layer.linear1.out_features, layer.dropout.p
+
+
+def _copy_from_torch(ours: EncoderBlock | DecoderBlock, layer: nn.Module) -> EncoderBlock | DecoderBlock:
+    ours.self_attn.load_torch_weights(layer.self_attn)
+    for our_module, their_module in ours._torch_pairs(layer):
+        our_module.load_state_dict(their_module.state_dict())
+    w = layer.linear1.weight
+    return ours.to(w.device, w.dtype).train(layer.training)
+
+
+def _copy_to_torch(ours: EncoderBlock | DecoderBlock, layer_class: type[nn.Module]) -> nn.Module:
+    w = ours.ffn.linear1.weight
+    layer = layer_class(
+        ours.ffn.d_model,
+        ours.self_attn.num_heads,
+        ours.ffn.linear1.out_features,
+        ours.self_attn.dropout,
+        activation=ours.ffn.activation_name,
+        batch_first=True,
+        norm_first=ours.norm_first,
+        device=w.device,
+        dtype=w.dtype,
+    )
+    layer.self_attn.load_state_dict(ours.self_attn.to_torch().state_dict())
+    for our_module, their_module in ours._torch_pairs(layer):
+        their_module.load_state_dict(our_module.state_dict())
+    return layer.train(ours.training)
 
 
 class Encoder(nn.Module):
@@ -113,32 +236,66 @@ class Encoder(nn.Module):
         num_heads: int,
         d_ff: int,
         dropout: float = 0.0,
+        *,
         norm_first: bool = False,
         activation: str = "relu",
     ):
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderBlock(d_model, num_heads, d_ff, dropout, norm_first, activation) for _ in range(num_layers)
+            EncoderBlock(d_model, num_heads, d_ff, dropout, norm_first=norm_first, activation=activation)
+            for _ in range(num_layers)
         )
         # Pre-norm blocks leave the residual stream unnormalized; normalize it once at the end.
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, seq, d_model)`` and the ``(batch, seq)`` padding mask -> ``(batch, seq, d_model)``."""
+        for layer in self.layers:
+            x = layer(x, key_padding_mask)
+        return self.norm(x)
+
+
+class DecoderOnly(nn.Module):
+    """The stack of a decoder-only (GPT-style) model: :class:`EncoderBlock` s under the causal mask.
+
+    Position ``t`` sees positions ``0..t``; there is no encoder and so no cross-attention. Pre-norm
+    with GELU by default, as GPT-2; with ``caches`` (:meth:`new_caches`) it runs one token at a time.
+    """
+
+    def __init__(
+        self,
+        num_layers: int,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        *,
+        norm_first: bool = True,
+        activation: str = "gelu",
+    ):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            EncoderBlock(d_model, num_heads, d_ff, dropout, norm_first=norm_first, activation=activation)
+            for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
     def forward(
         self,
         x: torch.Tensor,
-        padding_mask: torch.Tensor | None = None,
-        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+        *,
         caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
-        """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``.
+        """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``, every position seeing only its past.
 
-        ``causal`` as in :class:`EncoderBlock`; ``caches``: one :class:`KVCache` per layer (see
-        :meth:`new_caches`), for decoder-only generation one token at a time.
+        ``caches``: one :class:`KVCache` per layer, holding the keys and values of earlier positions;
+        then ``x`` holds only the new positions.
         """
         if caches is not None and len(caches) != len(self.layers):
             raise ValueError(f"caches must hold one KVCache per layer ({len(self.layers)}), got {len(caches)}")
         for i, layer in enumerate(self.layers):
-            x = layer(x, padding_mask, causal, None if caches is None else caches[i])
+            x = layer(x, key_padding_mask, is_causal=True, cache=None if caches is None else caches[i])
         return self.norm(x)
 
     def new_caches(self) -> list[KVCache]:
@@ -156,12 +313,14 @@ class Decoder(nn.Module):
         num_heads: int,
         d_ff: int,
         dropout: float = 0.0,
+        *,
         norm_first: bool = False,
         activation: str = "relu",
     ):
         super().__init__()
         self.layers = nn.ModuleList(
-            DecoderBlock(d_model, num_heads, d_ff, dropout, norm_first, activation) for _ in range(num_layers)
+            DecoderBlock(d_model, num_heads, d_ff, dropout, norm_first=norm_first, activation=activation)
+            for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
@@ -170,9 +329,20 @@ class Decoder(nn.Module):
         x: torch.Tensor,
         memory: torch.Tensor,
         tgt_padding_mask: torch.Tensor | None = None,
-        memory_padding_mask: torch.Tensor | None = None,
+        src_padding_mask: torch.Tensor | None = None,
+        *,
+        caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
-        """``(batch, seq_t, d_model)`` and memory ``(batch, seq_s, d_model)`` -> ``(batch, seq_t, d_model)``."""
-        for layer in self.layers:
-            x = layer(x, memory, tgt_padding_mask, memory_padding_mask)
+        """``(batch, seq_t, d_model)`` and memory ``(batch, seq_s, d_model)`` -> ``(batch, seq_t, d_model)``.
+
+        ``caches``: one :class:`KVCache` per layer for the self-attention, as in :class:`DecoderOnly`.
+        """
+        if caches is not None and len(caches) != len(self.layers):
+            raise ValueError(f"caches must hold one KVCache per layer ({len(self.layers)}), got {len(caches)}")
+        for i, layer in enumerate(self.layers):
+            x = layer(x, memory, tgt_padding_mask, src_padding_mask, cache=None if caches is None else caches[i])
         return self.norm(x)
+
+    def new_caches(self) -> list[KVCache]:
+        """One empty :class:`KVCache` per layer."""
+        return [KVCache() for _ in self.layers]

@@ -6,6 +6,7 @@ which is all ``weights_only=True`` accepts: loading never runs pickled code.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import asdict
 from pathlib import Path
 
@@ -22,7 +23,18 @@ def save_model(model: nn.Module, path: str | Path) -> None:
 
 def load_model(model_class: type[nn.Module], path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild a ``model_class`` (e.g. ``GPT``) from a file written by :func:`save_model`, in eval mode."""
-    saved = torch.load(path, map_location=map_location, weights_only=True)
+    if not hasattr(model_class, "config_class"):
+        raise ValueError(f"model_class must have a config_class attribute (its config dataclass), got {model_class}")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        raise ValueError(
+            f"{path} is not a complete checkpoint written by save_model (a truncated or damaged file?): {err}"
+        ) from err
+    if not isinstance(saved, dict) or not {"model", "config", "state_dict"} <= saved.keys():
+        raise ValueError(f"{path} is not a checkpoint written by save_model: it lacks model, config and state_dict")
     if saved["model"] != model_class.__name__:
         raise ValueError(f"the file holds a {saved['model']}, not a {model_class.__name__}")
     model = model_class(model_class.config_class(**saved["config"]))

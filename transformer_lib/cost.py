@@ -36,9 +36,8 @@ import torch
 from torch import nn
 
 from . import numerics
-from .blocks import Encoder
 from .device import get_device, set_seed
-from .layers import Embeddings
+from .models.gpt import GPT, GPTConfig
 from .multihead import MultiHeadAttention
 
 
@@ -243,8 +242,8 @@ def generation_speed(
 ) -> dict[str, Any]:
     """Tokens per second of greedy generation, without and with a KV cache, by a small causal LM.
 
-    The model (random weights) is embeddings + a 2-layer pre-norm causal stack + a linear head, as in
-    the chapter. Both ways must produce the same tokens, or this raises ``AssertionError``.
+    The model is the library's GPT (random weights, 2 layers), as in the chapter. Both ways must
+    produce the same tokens, or this raises ``AssertionError``.
 
     Returns:
         A dict (plain JSON types): ``"tokens_per_second"`` maps ``"without cache"`` and ``"with cache"``
@@ -255,29 +254,15 @@ def generation_speed(
     dev, _ = _device_and_batch(device, 1)
     with _threads(threads):
         set_seed(seed)
-        embed = Embeddings(vocab_size, d_model, max_len=prompt_len + steps).to(dev).eval()
-        stack = Encoder(2, d_model, heads, 4 * d_model, norm_first=True).to(dev).eval()
-        head = nn.Linear(d_model, vocab_size).to(dev).eval()
+        config = GPTConfig(vocab_size, d_model, heads, num_layers=2, d_ff=4 * d_model, max_len=prompt_len + steps)
+        model = GPT(config).to(dev).eval()
         prompt = torch.randint(0, vocab_size, (1, prompt_len), device=dev)
 
-        @torch.no_grad()
-        def without_cache() -> torch.Tensor:
-            ids = prompt
-            for _ in range(steps):  # the whole prefix, every step
-                next_id = head(stack(embed(ids), causal=True)[:, -1]).argmax(-1, keepdim=True)
-                ids = torch.cat([ids, next_id], dim=1)
-            return ids
+        def without_cache() -> torch.Tensor:  # the whole prefix, every step
+            return model.generate(prompt, steps, use_cache=False)
 
-        @torch.no_grad()
-        def with_cache() -> torch.Tensor:
-            caches = stack.new_caches()
-            next_id = head(stack(embed(prompt), causal=True, caches=caches)[:, -1]).argmax(-1, keepdim=True)
-            ids = torch.cat([prompt, next_id], dim=1)
-            for _ in range(steps - 1):  # only the newest position
-                h = stack(embed(next_id, start=ids.shape[1] - 1), causal=True, caches=caches)
-                next_id = head(h[:, -1]).argmax(-1, keepdim=True)
-                ids = torch.cat([ids, next_id], dim=1)
-            return ids
+        def with_cache() -> torch.Tensor:  # only the newest position
+            return model.generate(prompt, steps, use_cache=True)
 
         # This first call of each also warms up.
         if not torch.equal(without_cache(), with_cache()):

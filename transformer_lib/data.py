@@ -3,8 +3,9 @@
 Nothing is downloaded: every batch is drawn from a seeded ``torch.Generator``, so the same seed gives
 the same batches on every machine.
 
-Token ids: ``PAD = 0``, ``BOS = 1`` (begin of sequence), ``EOS = 2`` (end of sequence), then the
-digits, digit ``d`` having id ``d + 3``. A batch holds
+Token ids: ``PAD = 0``, ``BOS = 1`` (begin of sequence), ``EOS = 2`` (end of sequence), the first
+three of the library's special tokens (:mod:`transformer_lib.tokens`), then the digits, digit ``d``
+having id ``d + 3``. A batch holds
 
 * ``src``: ``(batch, seq_s)`` the digits, padded with ``PAD`` on the right;
 * ``tgt_in``: ``(batch, seq_t)`` ``BOS`` followed by the target digits (what the decoder reads);
@@ -22,9 +23,9 @@ from dataclasses import dataclass, fields
 import torch
 
 from .device import generator
+from .tokens import BOS, EOS, PAD
 
-PAD, BOS, EOS = 0, 1, 2
-NUM_SPECIAL = 3
+NUM_SPECIAL = 3  # PAD, BOS, EOS: a digit task needs no unknown or mask token
 
 TASKS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "copy": lambda digits: digits,
@@ -54,7 +55,8 @@ class ToyTask:
     Args:
         task: ``"copy"``, ``"reverse"`` or ``"sort"``.
         num_digits: the digits are ``0 .. num_digits - 1`` (ids ``3 .. num_digits + 2``).
-        min_len, max_len: each sequence has a length drawn uniformly in ``[min_len, max_len]``.
+        min_len, max_len: each sequence has a number of digits drawn uniformly in ``[min_len, max_len]``
+            (its source has that many tokens, its ``tgt_in`` and ``tgt_out`` one more).
         seed: seeds the task's own ``torch.Generator``; :meth:`batch` draws from it in turn.
     """
 

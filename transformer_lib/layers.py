@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .validate import check_floating, check_last_dim, check_rank, check_token_ids, shape_str
+from .validate import check_floating, check_last_dim, check_rank, check_same_shape, check_token_ids, shape_str
 
 
 class AddNorm(nn.Module):
@@ -29,33 +29,43 @@ class AddNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``."""
-        if x.shape != y.shape:
-            raise ValueError(
-                f"x and y must have the same shape for the residual addition, got x {shape_str(x)} and y {shape_str(y)}"
-            )
+        check_same_shape("x", x, "y", y)
         shape = tuple(self.ln.normalized_shape)
         if tuple(x.shape[x.dim() - len(shape) :]) != shape:
             raise ValueError(f"x must end with the normalized shape {shape}, got {shape_str(x)}")
         return self.ln(x + self.dropout(y))
 
 
-class ResidualSublayer(AddNorm):
+class ResidualSublayer(nn.Module):
     """A sublayer wrapped in a residual connection, post-norm or pre-norm.
 
-    * post-norm (the 2017 paper): ``LayerNorm(x + Dropout(f(x)))``, exactly :class:`AddNorm`;
+    * post-norm (the 2017 paper): ``LayerNorm(x + Dropout(f(x)))``, an :class:`AddNorm` after ``f``;
     * pre-norm (GPT-2 and most later models): ``x + Dropout(f(LayerNorm(x)))``, which leaves the
       residual path free of normalization so gradients reach early layers unchanged.
+
+    Args:
+        d_model: the width of ``x`` and of the sublayer's output.
+        dropout: dropout on the sublayer's output, before the addition.
+        norm_first: pre-norm (``True``) or post-norm (``False``).
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = False):
-        super().__init__(d_model, dropout)
+    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False):
+        super().__init__()
         self.norm_first = norm_first
+        self.add_norm = AddNorm(d_model, dropout)
+
+    @property
+    def ln(self) -> nn.LayerNorm:
+        """The sublayer's LayerNorm (before ``f`` in pre-norm, after the addition in post-norm)."""
+        return self.add_norm.ln
 
     def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """Apply ``sublayer`` to ``x`` (``(batch, seq, d_model)``) with the residual and the norm."""
-        if self.norm_first:
-            return x + self.dropout(sublayer(self.ln(x)))
-        return super().forward(x, sublayer(x))
+        if not self.norm_first:
+            return self.add_norm(x, sublayer(x))
+        y = sublayer(self.ln(x))
+        check_same_shape("x", x, "the sublayer's output", y)
+        return x + self.add_norm.dropout(y)
 
 
 class FeedForward(nn.Module):
@@ -75,7 +85,7 @@ class FeedForward(nn.Module):
         activations = {"relu": nn.ReLU, "gelu": nn.GELU}
         if activation not in activations:
             raise ValueError(f"activation must be one of {sorted(activations)}, got {activation!r}")
-        self.d_model = d_model
+        self.d_model, self.activation_name = d_model, activation
         self.linear1 = nn.Linear(d_model, d_ff)
         self.activation = activations[activation]()
         self.dropout = nn.Dropout(dropout)
@@ -122,11 +132,21 @@ class PositionalEncoding(nn.Module):
         check_floating("x", x)
         max_len, d_model = self.pe.shape
         check_last_dim("x", x, d_model, f"(batch, seq, d_model={d_model})")
-        if start < 0 or start + x.shape[1] > max_len:
-            raise ValueError(
-                f"positions {start}..{start + x.shape[1] - 1} are outside the encoding built for max_len={max_len}"
-            )
+        check_positions("x", x.shape[1], start, max_len)
+        return self.add(x, start)
+
+    def add(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """:meth:`forward` without its checks, for :class:`Embeddings`, which checks its ids itself."""
         return self.dropout(x + self.pe[start : start + x.shape[1]])
+
+
+def check_positions(name: str, seq: int, start: int, max_len: int) -> None:
+    """Raise ``ValueError`` unless positions ``start .. start + seq - 1`` lie in ``[0, max_len)``."""
+    if start < 0 or start + seq > max_len:
+        raise ValueError(
+            f"{name} has {seq} positions starting at position {start}, more than max_len={max_len} allows "
+            f"(positions 0..{max_len - 1})"
+        )
 
 
 class Embeddings(nn.Module):
@@ -147,7 +167,11 @@ class Embeddings(nn.Module):
         nn.init.normal_(self.token.weight, std=d_model**-0.5)
         self.position = PositionalEncoding(d_model, max_len, dropout)
 
-    def forward(self, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``."""
-        check_token_ids("ids", ids)
-        return self.position(self.token(ids) * math.sqrt(self.d_model), start)
+    def forward(self, ids: torch.Tensor, start: int = 0, *, name: str = "ids") -> torch.Tensor:
+        """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``.
+
+        ``name`` is the argument's name in error messages (a model passes ``"src"`` or ``"tgt_in"``).
+        """
+        check_token_ids(name, ids)
+        check_positions(name, ids.shape[1], start, self.position.pe.shape[0])
+        return self.position.add(self.token(ids) * math.sqrt(self.d_model), start)

@@ -9,11 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .attention import fast_attention, scaled_dot_product_attention
+from .attention import attention_with_weights
 from .masks import combine_masks, key_mask_for_attention
-from .validate import check_bool_mask, check_broadcastable, check_floating, check_last_dim, check_rank, shape_str
+from .validate import (
+    check_bool_mask,
+    check_broadcastable,
+    check_floating,
+    check_last_dim,
+    check_rank,
+    check_same_dtype,
+    shape_str,
+)
 
 
 @dataclass
@@ -105,36 +114,10 @@ class MultiHeadAttention(nn.Module):
         Returns:
             ``(output, weights)``: ``(batch, seq_q, d_model)`` and the weights or ``None``.
         """
-        if cache is not None and memory is not None:
-            raise ValueError("cache is for self-attention: pass memory=None with a cache")
         memory = query if memory is None else memory
-        check_rank("query", query, 3, "(batch, seq_q, d_model)")
-        check_rank("memory", memory, 3, "(batch, seq_k, d_model)")
-        check_floating("query", query)
-        check_last_dim("query", query, self.d_model, f"(batch, seq_q, d_model={self.d_model})")
-        check_last_dim("memory", memory, self.d_model, f"(batch, seq_k, d_model={self.d_model})")
-        if memory.shape[0] != query.shape[0]:
-            raise ValueError(
-                f"query and memory must have the same batch size, got query {shape_str(query)} "
-                f"and memory {shape_str(memory)}"
-            )
         past = 0 if cache is None else len(cache)
-        batch, seq_q, seq_k = query.shape[0], query.shape[1], past + memory.shape[1]
-        if attn_mask is not None:
-            check_bool_mask("attn_mask", attn_mask)
-            check_broadcastable(
-                "attn_mask", attn_mask, (batch, self.num_heads, seq_q, seq_k), "(batch, heads, seq_q, seq_k)"
-            )
-        if key_padding_mask is not None:
-            check_bool_mask("key_padding_mask", key_padding_mask)
-            if tuple(key_padding_mask.shape) != (batch, seq_k):
-                raise ValueError(
-                    f"key_padding_mask must have shape (batch, seq_k) = ({batch}, {seq_k}), "
-                    f"got {shape_str(key_padding_mask)}"
-                )
-            key_padding_mask = key_mask_for_attention(key_padding_mask)
-        if is_causal and seq_q + past != seq_k:
-            raise ValueError(f"is_causal needs seq_q == seq_k (self-attention), got {seq_q} and {seq_k}")
+        key_padding_mask = self._check(query, memory, attn_mask, key_padding_mask, is_causal, cache)
+        seq_q, seq_k = query.shape[1], past + memory.shape[1]
 
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
         k = self.split_heads(self.k_proj(memory))  # (batch, heads, seq_k - past, d_k)
@@ -150,10 +133,55 @@ class MultiHeadAttention(nn.Module):
             mask, is_causal = combine_masks(mask, causal), False
 
         if need_weights:
-            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p=p)
+            out, weights = attention_with_weights(q, k, v, mask, p)
         else:
-            out, weights = fast_attention(q, k, v, mask, dropout_p=p, is_causal=is_causal), None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)
+            weights = None
         return self.out_proj(self.merge_heads(out)), weights
+
+    def _check(
+        self,
+        query: torch.Tensor,
+        memory: torch.Tensor,
+        attn_mask: torch.Tensor | None,
+        key_padding_mask: torch.Tensor | None,
+        is_causal: bool,
+        cache: KVCache | None,
+    ) -> torch.Tensor | None:
+        """The door of :meth:`forward`: every input checked once, the key padding mask returned reshaped
+        to ``(batch, 1, 1, seq_k)``. ``memory`` is ``query`` for self-attention."""
+        if cache is not None and memory is not query:
+            raise ValueError("cache is for self-attention: pass memory=None with a cache")
+        check_rank("query", query, 3, "(batch, seq_q, d_model)")
+        check_rank("memory", memory, 3, "(batch, seq_k, d_model)")
+        check_floating("query", query)
+        check_last_dim("query", query, self.d_model, f"(batch, seq_q, d_model={self.d_model})")
+        check_last_dim("memory", memory, self.d_model, f"(batch, seq_k, d_model={self.d_model})")
+        check_same_dtype("query", query, "the module's weights", self.q_proj.weight)
+        check_same_dtype("memory", memory, "the module's weights", self.k_proj.weight)
+        if memory.shape[0] != query.shape[0]:
+            raise ValueError(
+                f"query and memory must have the same batch size, got query {shape_str(query)} "
+                f"and memory {shape_str(memory)}"
+            )
+        past = 0 if cache is None else len(cache)
+        batch, seq_q, seq_k = query.shape[0], query.shape[1], past + memory.shape[1]
+        if attn_mask is not None:
+            check_bool_mask("attn_mask", attn_mask)
+            check_broadcastable(
+                "attn_mask", attn_mask, (batch, self.num_heads, seq_q, seq_k), "(batch, heads, seq_q, seq_k)"
+            )
+        if is_causal and seq_q + past != seq_k:
+            raise ValueError(f"is_causal needs seq_q == seq_k (self-attention), got {seq_q} and {seq_k}")
+        if key_padding_mask is None:
+            return None
+        check_bool_mask("key_padding_mask", key_padding_mask)
+        if tuple(key_padding_mask.shape) != (batch, seq_k):
+            raise ValueError(
+                f"key_padding_mask must have shape (batch, seq_k) = ({batch}, {seq_k}), "
+                f"got {shape_str(key_padding_mask)}"
+            )
+        return key_mask_for_attention(key_padding_mask)
 
     @classmethod
     def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:

@@ -1,12 +1,13 @@
 """Pre-training objectives of the three model families, as plain functions on token ids.
 
-* :func:`mask_tokens` + :func:`mlm_loss`: BERT's masked language modelling (the 80/10/10 rule);
-* :func:`causal_lm_shift` + :func:`lm_loss`: GPT's next-token prediction;
+* :func:`mask_tokens` + :func:`token_loss`: BERT's masked language modelling (the 80/10/10 rule);
+* :func:`causal_lm_shift` + :func:`token_loss`: GPT's next-token prediction;
+* :func:`sequence_loss`: a sequence-to-sequence target (the 2017 Transformer, T5), padding ignored;
 * :func:`span_corrupt` / :func:`span_restore`: T5's span corruption with sentinel tokens;
 * :func:`text_infill`: BART's text infilling (each span becomes a single ``<mask>``).
 
-Labels use ``IGNORE = -100`` at positions that do not count in the loss (the default
-``ignore_index`` of ``F.cross_entropy``).
+Labels use :data:`~transformer_lib.tokens.IGNORE` (-100) at positions that do not count in the loss,
+the library's one ignore index; :func:`token_loss` is the one loss that reads them.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .tokens import IGNORE, PAD
 from .validate import check_rank, check_token_ids, shape_str
-
-IGNORE = -100
 
 
 def mask_tokens(
@@ -73,17 +73,28 @@ def mask_tokens(
     return inputs, labels
 
 
-def mlm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the chosen positions only (``labels != IGNORE``), averaged over them.
+def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the positions whose label is not :data:`IGNORE`.
+
+    The loss of every objective: masked language modelling (labels from :func:`mask_tokens`),
+    next-token prediction (from :func:`causal_lm_shift`) and sequence-to-sequence targets
+    (:func:`sequence_loss`).
 
     Args:
         logits: ``(batch, seq, vocab)``.
-        labels: ``(batch, seq)`` from :func:`mask_tokens`.
+        labels: ``(batch, seq)`` token ids, :data:`IGNORE` where a position does not count.
     """
     check_rank("logits", logits, 3, "(batch, seq, vocab)")
     if labels.shape != logits.shape[:2]:
         raise ValueError(f"labels must have shape (batch, seq) = {tuple(logits.shape[:2])}, got {shape_str(labels)}")
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
+
+
+def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
+    """Mean cross-entropy of ``logits`` ``(batch, seq_t, vocab)`` against the targets ``tgt_out``
+    ``(batch, seq_t)``, over the non-padding positions only: :func:`token_loss` with padding ignored."""
+    check_token_ids("tgt_out", tgt_out, "(batch, seq_t)")
+    return token_loss(logits, tgt_out.masked_fill(tgt_out == pad_id, IGNORE))
 
 
 def causal_lm_shift(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,11 +112,6 @@ def causal_lm_shift(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch
         raise ValueError(f"ids needs at least 2 positions to shift, got {shape_str(ids)}")
     targets = ids[:, 1:].masked_fill(ids[:, 1:] == pad_id, IGNORE)
     return ids[:, :-1], targets
-
-
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy over the non-ignored targets; same as :func:`mlm_loss`."""
-    return mlm_loss(logits, targets)
 
 
 def random_spans(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import Encoder
+from .blocks import DecoderOnly, Encoder
 from .layers import PositionalEncoding
 from .validate import check_floating, check_rank, shape_str
 
@@ -102,7 +102,7 @@ class TransformerForecaster(nn.Module):
         window: length of the input window (the largest the positional encoding allows).
         d_model, num_heads, d_ff, num_layers, dropout: as in :class:`~transformer_lib.Encoder` (pre-norm).
         horizon: how many values to predict.
-        causal: ``False`` (default): every step of the window attends to every other, and the last
+        is_causal: ``False`` (default): every step of the window attends to every other, and the last
             step's vector is read out. ``True``: step ``t`` attends only to steps ``<= t``, and every
             step predicts the values after it (see :meth:`forward`).
 
@@ -118,13 +118,15 @@ class TransformerForecaster(nn.Module):
         num_layers: int = 2,
         horizon: int = 1,
         dropout: float = 0.0,
-        causal: bool = False,
+        *,
+        is_causal: bool = False,
     ):
         super().__init__()
-        self.window, self.horizon, self.causal = window, horizon, causal
+        self.window, self.horizon, self.is_causal = window, horizon, is_causal
         self.input_proj = nn.Linear(1, d_model)
         self.position = PositionalEncoding(d_model, window, dropout)
-        self.encoder = Encoder(num_layers, d_model, num_heads, d_ff, dropout, norm_first=True)
+        stack = DecoderOnly if is_causal else Encoder
+        self.blocks = stack(num_layers, d_model, num_heads, d_ff, dropout, norm_first=True, activation="relu")
         self.head = nn.Linear(d_model, horizon)
 
     def forward(self, x: torch.Tensor, every_step: bool = False) -> torch.Tensor:
@@ -137,9 +139,9 @@ class TransformerForecaster(nn.Module):
         check_floating("x", x)
         if x.shape[1] > self.window:
             raise ValueError(f"x must have shape (batch, seq <= window={self.window}), got {shape_str(x)}")
-        if every_step and not self.causal:
-            raise ValueError("every_step=True needs causal=True: otherwise step t sees the future")
+        if every_step and not self.is_causal:
+            raise ValueError("every_step=True needs is_causal=True: otherwise step t sees the future")
         h = self.position(self.input_proj(x.unsqueeze(-1)))  # (batch, seq, d_model)
-        h = self.encoder(h, causal=self.causal)  # (batch, seq, d_model)
+        h = self.blocks(h)  # (batch, seq, d_model)
         out = self.head(h)  # (batch, seq, horizon)
         return out if every_step else out[:, -1]

@@ -1,14 +1,15 @@
 """A tokenizer that needs no download: a fixed vocabulary of words (or characters) plus special tokens.
 
 Text is split on whitespace (``level="word"``) or into characters (``level="char"``); every piece is
-looked up in the vocabulary, unknown pieces become ``<unk>``. The special tokens come first, so their
-ids are the same for every vocabulary:
+looked up in the vocabulary, unknown pieces become ``<unk>``. The special tokens come first, in the
+library's one layout (:mod:`transformer_lib.tokens`), so their ids are the same for every vocabulary:
 
-* ``<pad>`` (0) fills sequences up to the length of the longest in a batch;
-* ``<unk>`` (1) stands for a piece not in the vocabulary;
-* ``<bos>`` (2) begins a sequence (the decoder's start token; BERT's ``[CLS]`` plays this role);
-* ``<eos>`` (3) ends a sequence, so a model can learn when to stop generating;
-* ``<mask>`` (4) replaces a hidden token in masked language modelling (BERT) and in BART's infilling;
+* ``<pad>`` (``PAD = 0``) fills sequences up to the length of the longest in a batch;
+* ``<bos>`` (``BOS = 1``) begins a sequence (the decoder's start token; BERT's ``[CLS]`` plays this role);
+* ``<eos>`` (``EOS = 2``) ends a sequence, so a model can learn when to stop generating;
+* ``<unk>`` (``UNK = 3``) stands for a piece not in the vocabulary;
+* ``<mask>`` (``MASK = 4``) replaces a hidden token in masked language modelling (BERT) and in BART's
+  infilling;
 * ``<X0>``, ``<X1>``, ... are the sentinels of T5's span corruption, one per hidden span.
 """
 
@@ -18,7 +19,9 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
-SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>", "<mask>")
+from .tokens import BOS, EOS, MASK, PAD, UNK
+
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>", "<mask>")  # at ids PAD, BOS, EOS, UNK, MASK
 
 
 class Tokenizer:
@@ -40,7 +43,7 @@ class Tokenizer:
         words = [w for w in dict.fromkeys(vocab) if w not in SPECIALS and w not in sentinels]
         self.tokens: list[str] = [*SPECIALS, *sentinels, *words]
         self.ids: dict[str, int] = {tok: i for i, tok in enumerate(self.tokens)}
-        self.pad_id, self.unk_id, self.bos_id, self.eos_id, self.mask_id = range(len(SPECIALS))
+        self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id = PAD, BOS, EOS, UNK, MASK
         self.sentinel_ids: list[int] = [self.ids[s] for s in sentinels]
         self.first_word_id = len(SPECIALS) + num_sentinels  # ids >= this are ordinary tokens
 

@@ -1,8 +1,10 @@
 """Input checks shared by the library: a wrong shape gets a sentence, not a broadcasting accident.
 
-Every public function of ``transformer_lib`` calls these before it computes anything, so that a
-student who passes a tensor of the wrong rank or dtype reads which argument was wrong, what was
-expected and what was received.
+The public entry points of ``transformer_lib`` (the functions and the ``forward`` of the modules a
+reader calls) check their inputs with these once, at the door, before they compute anything, so that
+a student who passes a tensor of the wrong rank or dtype reads which argument was wrong, what was
+expected and what was received. Internal calls between the library's own modules, whose inputs the
+door has checked, go through unchecked kernels (e.g. :func:`~transformer_lib.attention.attention_with_weights`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,26 @@ def check_floating(name: str, t: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``t`` holds floating-point numbers."""
     if not t.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+
+
+def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same shape (e.g. a residual addition)."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {name_a} {shape_str(a)} and {name_b} {shape_str(b)}"
+        )
+
+
+def check_same_dtype(name: str, t: torch.Tensor, other_name: str, other: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``t`` has the dtype of ``other`` (a module's weights, say).
+
+    Under ``torch.autocast`` mixed dtypes are the point (autocast casts them per operation): no check.
+    """
+    if t.dtype != other.dtype and not torch.is_autocast_enabled(t.device.type):
+        raise ValueError(
+            f"{name} has dtype {t.dtype} but {other_name} have dtype {other.dtype}; convert one of them, "
+            f"e.g. {name}.to({other.dtype}) or module.to({t.dtype})"
+        )
 
 
 def check_token_ids(name: str, ids: object, layout: str = "(batch, seq)") -> None:

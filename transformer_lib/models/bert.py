@@ -7,8 +7,9 @@ the library's sinusoidal encoding (BERT learns them).
 
 Heads:
 
-* the **MLM head** scores every vocabulary token at every position (``(batch, seq, vocab)``), trained
-  with :func:`transformer_lib.objectives.mask_tokens` / :func:`~transformer_lib.objectives.mlm_loss`;
+* the **language-model head** ``lm_head`` scores every vocabulary token at every position
+  (``(batch, seq, vocab)``); it is trained by masked language modelling, with
+  :func:`transformer_lib.objectives.mask_tokens` and :func:`~transformer_lib.objectives.token_loss`;
 * the **classification head** reads the state of the first token (``<bos>``, BERT's ``[CLS]``) and
   scores ``num_classes`` classes (``(batch, num_classes)``).
 """
@@ -22,8 +23,7 @@ from torch import nn
 
 from ..blocks import Encoder
 from ..layers import Embeddings
-from ..masks import padding_mask_from_ids
-from ..validate import check_rank
+from ..tokens import PAD
 
 
 @dataclass
@@ -35,7 +35,7 @@ class BertConfig:
     d_ff: int = 256
     max_len: int = 64
     dropout: float = 0.0
-    pad_id: int = 0
+    pad_id: int = PAD
     num_classes: int = 2
 
 
@@ -46,26 +46,22 @@ class Bert(nn.Module):
 
     def __init__(self, config: BertConfig):
         super().__init__()
-        self.config = config
-        c = config
+        self.config = c = config
         self.embed = Embeddings(c.vocab_size, c.d_model, c.max_len, c.dropout)
         self.encoder = Encoder(c.num_layers, c.d_model, c.num_heads, c.d_ff, c.dropout, activation="gelu")
-        self.mlm_head = nn.Sequential(
+        self.lm_head = nn.Sequential(
             nn.Linear(c.d_model, c.d_model), nn.GELU(), nn.LayerNorm(c.d_model), nn.Linear(c.d_model, c.vocab_size)
         )
         self.cls_head = nn.Linear(c.d_model, c.num_classes)
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, d_model)`` contextual states (padding masked as keys)."""
-        check_rank("ids", ids, 2, "(batch, seq)")
-        if ids.shape[1] > self.config.max_len:
-            raise ValueError(f"ids has {ids.shape[1]} positions, more than max_len={self.config.max_len}")
-        mask = padding_mask_from_ids(ids, self.config.pad_id)  # (batch, seq), True at real tokens
-        return self.encoder(self.embed(ids), mask)
+        x = self.embed(ids)  # checks ids: (batch, seq) integers, at most max_len positions
+        return self.encoder(x, ids != self.config.pad_id)  # padding mask: True at real tokens
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` MLM logits at every position."""
-        return self.mlm_head(self.encode(ids))
+        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` masked-language-model logits at every position."""
+        return self.lm_head(self.encode(ids))
 
     def classify(self, ids: torch.Tensor) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, num_classes)`` logits, from the first token's state."""

@@ -10,6 +10,8 @@ embedding + sinusoidal encoding), :class:`~transformer_lib.blocks.Encoder` and
 
 **Mask convention**: boolean, ``True`` = may be attended to. Padding masks are ``(batch, seq)`` with
 ``True`` at real tokens. The decoder's causal mask is built inside the decoder blocks.
+
+The model has the contract of every model of the library: ``config_class``, ``lm_head``, ``generate``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import torch
 from torch import nn
 
 from ..blocks import Decoder, Encoder
-from ..data import BOS, EOS, PAD
+from ..generation import generate_from_source
 from ..layers import Embeddings
-from ..multihead import MultiHeadAttention
-from ..validate import check_bool_mask, check_rank, check_token_ids, shape_str
+from ..multihead import KVCache, MultiHeadAttention
+from ..tokens import BOS, PAD
+from ..validate import check_bool_mask, check_rank, shape_str
 
 
 @dataclass
@@ -42,6 +45,8 @@ class TransformerConfig:
     max_len: int = 128
     norm_first: bool = False
     activation: str = "relu"
+    pad_id: int = PAD
+    bos_id: int = BOS  # the decoder's start token
 
 
 def _check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor, layout: str) -> None:
@@ -55,24 +60,26 @@ def _check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor,
 class Transformer(nn.Module):
     """Encoder-decoder Transformer: ``forward(src, tgt_in, ...)`` returns next-token logits."""
 
+    config_class = TransformerConfig
+
     def __init__(self, config: TransformerConfig):
         super().__init__()
-        c = self.config = config
+        self.config = c = config
         self.src_embed = Embeddings(c.src_vocab_size, c.d_model, c.max_len, c.dropout)
         self.tgt_embed = Embeddings(c.tgt_vocab_size, c.d_model, c.max_len, c.dropout)
-        self.encoder = Encoder(
-            c.num_encoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout, c.norm_first, c.activation
-        )
-        self.decoder = Decoder(
-            c.num_decoder_layers, c.d_model, c.num_heads, c.d_ff, c.dropout, c.norm_first, c.activation
-        )
-        self.output = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
+        sizes = (c.d_model, c.num_heads, c.d_ff, c.dropout)
+        self.encoder = Encoder(c.num_encoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
+        self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
+        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
 
     def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``."""
-        check_token_ids("src", src, "(batch, seq_s)")
+        """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
+
+        ``src_padding_mask``: ``(batch, seq_s)``, True at real tokens; ``None``: ``src != pad_id``.
+        """
+        x = self.src_embed(src, name="src")
         _check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
-        return self.encoder(self.src_embed(src), src_padding_mask)
+        return self.encoder(x, src != self.config.pad_id if src_padding_mask is None else src_padding_mask)
 
     def decode(
         self,
@@ -80,13 +87,20 @@ class Transformer(nn.Module):
         memory: torch.Tensor,
         tgt_padding_mask: torch.Tensor | None = None,
         src_padding_mask: torch.Tensor | None = None,
+        *,
+        caches: list[KVCache] | None = None,
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, seq_t)`` ids and memory ``(batch, seq_s, d_model)`` -> logits
-        ``(batch, seq_t, tgt_vocab_size)``; position ``t`` predicts the token after ``tgt_in[:, :t+1]``."""
-        check_token_ids("tgt_in", tgt_in, "(batch, seq_t)")
+        ``(batch, seq_t, tgt_vocab_size)``; position ``t`` predicts the token after ``tgt_in[:, :t+1]``.
+
+        ``tgt_padding_mask`` ``(batch, seq_t)`` and ``src_padding_mask`` ``(batch, seq_s)``: True at real
+        tokens, ``None``: no padding. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
+        the positions the caches have not seen.
+        """
+        start = 0 if caches is None else len(caches[0])
+        x = self.tgt_embed(tgt_in, start, name="tgt_in")
         _check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
-        x = self.decoder(self.tgt_embed(tgt_in), memory, tgt_padding_mask, src_padding_mask)
-        return self.output(x)
+        return self.lm_head(self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches))
 
     def forward(
         self,
@@ -100,8 +114,8 @@ class Transformer(nn.Module):
         Args:
             src: ``(batch, seq_s)`` source ids.
             tgt_in: ``(batch, seq_t)`` decoder input ids (``BOS`` then the target, shifted right).
-            src_padding_mask: ``(batch, seq_s)``, True at real source tokens (None: no padding).
-            tgt_padding_mask: ``(batch, seq_t)``, True at real target tokens (None: no padding).
+            src_padding_mask: ``(batch, seq_s)``, True at real source tokens (``None``: ``src != pad_id``).
+            tgt_padding_mask: ``(batch, seq_t)``, True at real target tokens (``None``: no padding).
 
         Returns:
             logits ``(batch, seq_t, tgt_vocab_size)``.
@@ -110,41 +124,43 @@ class Transformer(nn.Module):
             raise ValueError(
                 f"src and tgt_in must have the same batch size, got {shape_str(src)} and {shape_str(tgt_in)}"
             )
+        if src_padding_mask is None:
+            src_padding_mask = src != self.config.pad_id
         memory = self.encode(src, src_padding_mask)
         return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask)
 
     @torch.no_grad()
-    def greedy_decode(
+    def generate(
         self,
         src: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        max_len: int = 32,
-        bos_id: int = BOS,
-        eos_id: int = EOS,
-        pad_id: int = PAD,
+        max_new_tokens: int,
+        eos_id: int | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
     ) -> torch.Tensor:
-        """Generate one token at a time, each time the most likely one, until ``EOS`` or ``max_len``.
+        """Write the output for ``src`` (``(batch, seq_s)``) one token at a time, from ``<bos>``.
 
-        The source is encoded once; the decoder then runs once per generated token on the prefix so
-        far. A sequence that has produced ``EOS`` gets ``pad_id`` afterwards; the loop stops when
-        every sequence has finished or after ``max_len`` new tokens.
+        The source is encoded once (its padding is ``src == pad_id``); the decoder then runs once per
+        generated token, on the newest token alone with ``use_cache``. At ``temperature=0`` (the
+        default) each token is the most likely one: greedy decoding. A sequence that has produced
+        ``eos_id`` gets ``pad_id`` afterwards; the loop stops when every sequence has finished or
+        after ``max_new_tokens`` new tokens (see :func:`~transformer_lib.generation.generate_from_source`).
 
         Returns:
-            ``(batch, 1 + steps)`` ids starting with ``bos_id``; ``steps <= max_len``.
+            ``(batch, 1 + new)`` ids starting with ``bos_id``; ``new <= max_new_tokens``.
         """
-        if max_len < 1:
-            raise ValueError(f"max_len must be at least 1, got {max_len}")
-        memory = self.encode(src, src_padding_mask)  # (batch, seq_s, d_model), computed once
-        ys = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-        for _ in range(max_len):
-            logits = self.decode(ys, memory, None, src_padding_mask)[:, -1]  # (batch, vocab): last position
-            next_id = logits.argmax(dim=-1).masked_fill(done, pad_id)
-            ys = torch.cat([ys, next_id[:, None]], dim=1)
-            done |= next_id == eos_id
-            if done.all():
-                break
-        return ys
+        return generate_from_source(
+            self,
+            src,
+            max_new_tokens,
+            eos_id=eos_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+            use_cache=use_cache,
+        )
 
     @torch.no_grad()
     def attention_maps(
@@ -202,7 +218,7 @@ class Transformer(nn.Module):
                 *(m.ln for layer in self.decoder.layers for m in (layer.sublayer1, layer.sublayer2, layer.sublayer3)),
                 self.decoder.norm,
             ],
-            "output projection": self.output,
+            "output projection": self.lm_head,
         }
         counts = {}
         for name, mods in groups.items():
@@ -212,22 +228,11 @@ class Transformer(nn.Module):
         return counts
 
 
-def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
-    """Mean cross-entropy of ``logits`` ``(batch, seq_t, vocab)`` against ``tgt_out`` ``(batch, seq_t)``,
-    over the non-padding positions only."""
-    check_rank("logits", logits, 3, "(batch, seq_t, vocab)")
-    if logits.shape[:2] != tgt_out.shape:
-        raise ValueError(
-            f"tgt_out must have shape (batch, seq_t) = {tuple(logits.shape[:2])}, got {shape_str(tgt_out)}"
-        )
-    return nn.functional.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=pad_id)
-
-
 def exact_match(generated: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
     """Which generated sequences equal their target, ``EOS`` included.
 
     Args:
-        generated: ``(batch, 1 + steps)`` ids from :meth:`Transformer.greedy_decode` (starting with BOS).
+        generated: ``(batch, 1 + steps)`` ids from :meth:`Transformer.generate` (starting with BOS).
         tgt_out: ``(batch, seq_t)`` the targets, ending with EOS then padding.
 
     Returns:

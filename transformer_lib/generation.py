@@ -1,0 +1,155 @@
+"""Generation one token at a time, for every model of the library.
+
+A model that generates supplies one function, ``next_logits(ids) -> (batch, vocab)``: the scores of
+the token that follows ``ids`` (``(batch, seq)``, everything generated so far). :func:`decode_loop`
+does the rest, the same way for every model:
+
+* it switches the model to eval mode (no dropout) and back to the caller's mode afterwards;
+* it picks each token with :func:`sample_next`: greedy at ``temperature == 0``, otherwise sampled,
+  optionally from the ``top_k`` most likely tokens;
+* a sequence that has produced ``eos_id`` gets ``pad_id`` afterwards, and the loop stops once every
+  sequence has finished or after ``max_new_tokens`` tokens.
+
+The models' ``generate`` methods (``GPT.generate``, ``T5.generate``, ``Transformer.generate``) share
+one signature: ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None,
+generator=None, use_cache=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from .validate import check_rank, check_token_ids
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Pick the next token from ``(batch, vocab)`` logits; returns ``(batch,)`` ids.
+
+    ``temperature == 0`` is greedy decoding (the argmax). Otherwise the logits are divided by the
+    temperature (below 1: sharper, above 1: flatter), cut to the ``top_k`` largest when given, and a
+    token is drawn from their softmax with ``generator`` (on the CPU, so a seed gives the same draws on
+    every device).
+    """
+    check_rank("logits", logits, 2, "(batch, vocab)")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1).to(logits.device)
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the ``with`` block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def check_prompt(name: str, ids: torch.Tensor, max_new_tokens: int) -> None:
+    """The checks every ``generate`` starts with: ``ids`` non-empty ``(batch, seq)`` ids, a count >= 0."""
+    check_token_ids(name, ids)
+    if ids.shape[1] == 0:
+        raise ValueError(
+            f"{name} must hold at least one token per sequence to continue from, got shape {tuple(ids.shape)}; "
+            "start a sequence with its begin token (BOS) when there is no prompt"
+        )
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+
+
+@torch.no_grad()
+def decode_loop(
+    model: nn.Module,
+    next_logits: Callable[[torch.Tensor], torch.Tensor],
+    ids: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    eos_id: int | None,
+    pad_id: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Extend ``ids`` (``(batch, seq)``) by up to ``max_new_tokens`` tokens chosen from ``next_logits``.
+
+    Returns ``(batch, seq + new)`` with ``new <= max_new_tokens`` (fewer when every sequence has
+    produced ``eos_id``).
+    """
+    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+    with eval_mode(model):
+        for _ in range(max_new_tokens):
+            nxt = sample_next(next_logits(ids), temperature, top_k, generator).masked_fill(done, pad_id)
+            ids = torch.cat([ids, nxt[:, None]], dim=1)
+            if eos_id is not None:
+                done |= nxt == eos_id
+                if done.all():
+                    break
+    return ids
+
+
+@torch.no_grad()
+def generate_from_source(
+    model: nn.Module,
+    src: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    eos_id: int | None,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+    use_cache: bool,
+) -> torch.Tensor:
+    """``generate`` of the encoder-decoder models (``Transformer``, ``T5``), which share this contract.
+
+    ``model`` has ``encode(src, src_padding_mask)``, ``decode(tgt_in, memory, tgt_padding_mask,
+    src_padding_mask, caches=...)``, a ``decoder`` with ``new_caches()`` and a config with ``pad_id``,
+    ``bos_id`` and ``max_len``. The source is encoded once; the decoder starts from ``<bos>`` and, with
+    ``use_cache``, processes only the newest token at each step. Generation stops at the
+    ``max_len - 1``-th new token, the last position the decoder has. Returns ``(batch, 1 + new)`` ids
+    beginning with ``bos_id``.
+    """
+    check_prompt("src", src, max_new_tokens)
+    c = model.config
+    src_padding_mask = src != c.pad_id  # (batch, seq_s), True at real tokens
+    caches = model.decoder.new_caches() if use_cache else None
+    with eval_mode(model):
+        memory = model.encode(src, src_padding_mask)  # (batch, seq_s, d_model), computed once
+
+        def next_logits(out: torch.Tensor) -> torch.Tensor:
+            if caches is None:
+                return model.decode(out, memory, None, src_padding_mask)[:, -1]
+            new = out[:, len(caches[0]) :]  # the tokens the caches have not seen
+            return model.decode(new, memory, None, src_padding_mask, caches=caches)[:, -1]
+
+        bos = torch.full((src.shape[0], 1), c.bos_id, dtype=torch.long, device=src.device)
+        return decode_loop(
+            model,
+            next_logits,
+            bos,
+            min(max_new_tokens, c.max_len - 1),
+            eos_id=eos_id,
+            pad_id=c.pad_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+        )
