@@ -73,10 +73,13 @@ def test_fully_masked_rows_are_zero_not_nan():
 def test_dropout_off_is_deterministic_and_on_changes_weights():
     q, k, v = qkv()
     torch.manual_seed(0)
+    off = [tl.scaled_dot_product_attention(q, k, v)[1] for _ in range(2)]
+    assert torch.equal(*off), "without dropout two calls give the same weights"
     _, w_drop = tl.scaled_dot_product_attention(q, k, v, dropout_p=0.5)
-    _, w = tl.scaled_dot_product_attention(q, k, v)
+    w = off[0]
     kept = w_drop != 0
-    torch.testing.assert_close(w_drop[kept], w[kept] * 2)
+    assert 0 < kept.sum() < kept.numel(), "dropout zeroes some weights and keeps others"
+    torch.testing.assert_close(w_drop[kept], w[kept] * 2)  # the kept ones scaled by 1 / (1 - p)
 
 
 def test_gradcheck_float64():

@@ -15,7 +15,11 @@ def test_get_device_honours_override(monkeypatch):
     monkeypatch.setenv("TRANSFORMER_LIB_DEVICE", "cpu")
     assert tl.get_device() == torch.device("cpu")
     monkeypatch.delenv("TRANSFORMER_LIB_DEVICE")
-    assert tl.get_device().type in {"cpu", "cuda", "mps"}
+    mps = getattr(torch.backends, "mps", None)
+    best = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
+    assert tl.get_device() == torch.device(best)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert tl.get_device() == torch.device("cuda"), "a GPU is preferred when there is one"
 
 
 def test_set_seed_repeats_every_generator():

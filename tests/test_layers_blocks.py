@@ -73,45 +73,66 @@ def test_feed_forward():
         ffn(torch.randn(2, 3, 4))
 
 
-def copy_into_torch_encoder_layer(ours: tl.EncoderBlock, theirs: nn.TransformerEncoderLayer) -> None:
-    theirs.self_attn.load_state_dict(ours.self_attn.to_torch().state_dict())
-    with torch.no_grad():
-        theirs.linear1.load_state_dict(ours.ffn.linear1.state_dict())
-        theirs.linear2.load_state_dict(ours.ffn.linear2.state_dict())
-        theirs.norm1.load_state_dict(ours.sublayer1.ln.state_dict())
-        theirs.norm2.load_state_dict(ours.sublayer2.ln.state_dict())
+def torch_decoder_masks(tgt_keep, src_keep):
+    return dict(
+        tgt_mask=tl.to_torch_mha(tl.subsequent_mask(tgt_keep.shape[1])),
+        tgt_key_padding_mask=tl.to_torch_mha(tgt_keep),
+        memory_key_padding_mask=tl.to_torch_mha(src_keep),
+    )
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_encoder_block_matches_torch_encoder_layer(norm_first):
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_encoder_block_to_and_from_torch(norm_first, activation):
     torch.manual_seed(0)
-    ours = tl.EncoderBlock(16, 4, 32, norm_first=norm_first).eval()
-    theirs = nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True, norm_first=norm_first).eval()
-    copy_into_torch_encoder_layer(ours, theirs)
+    ours = tl.EncoderBlock(16, 4, 32, norm_first=norm_first, activation=activation).eval()
+    theirs = ours.to_torch()
+    assert isinstance(theirs, nn.TransformerEncoderLayer) and not theirs.training and theirs.norm_first == norm_first
     x = torch.randn(2, 5, 16)
     keep = tl.padding_mask(torch.tensor([5, 3]))
     ref = theirs(x, src_key_padding_mask=tl.to_torch_mha(keep))
     out = ours(x, keep)
     torch.testing.assert_close(out[0], ref[0])
     torch.testing.assert_close(out[1, :3], ref[1, :3])  # torch's fast path may zero padded rows
+    back = tl.EncoderBlock.from_torch(theirs)
+    assert back.norm_first == norm_first and back.ffn.activation_name == activation and not back.training
+    torch.testing.assert_close(back(x, keep), out, rtol=0, atol=0)
 
 
-def test_decoder_block_matches_torch_decoder_layer():
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+def test_decoder_block_to_and_from_torch(norm_first, activation):
     torch.manual_seed(0)
-    ours = tl.DecoderBlock(16, 4, 32).eval()
-    theirs = nn.TransformerDecoderLayer(16, 4, 32, dropout=0.0, batch_first=True).eval()
-    theirs.self_attn.load_state_dict(ours.self_attn.to_torch().state_dict())
-    theirs.multihead_attn.load_state_dict(ours.cross_attn.to_torch().state_dict())
-    theirs.linear1.load_state_dict(ours.ffn.linear1.state_dict())
-    theirs.linear2.load_state_dict(ours.ffn.linear2.state_dict())
-    for i in (1, 2, 3):
-        getattr(theirs, f"norm{i}").load_state_dict(getattr(ours, f"sublayer{i}").ln.state_dict())
+    theirs = nn.TransformerDecoderLayer(
+        16, 4, 32, dropout=0.0, batch_first=True, norm_first=norm_first, activation=activation
+    ).eval()
+    ours = tl.DecoderBlock.from_torch(theirs)
     x, memory = torch.randn(2, 4, 16), torch.randn(2, 6, 16)
-    src_keep = tl.padding_mask(torch.tensor([6, 2]))
-    ref = theirs(
-        x, memory, tgt_mask=tl.to_torch_mha(tl.subsequent_mask(4)), memory_key_padding_mask=tl.to_torch_mha(src_keep)
-    )
-    torch.testing.assert_close(ours(x, memory, memory_padding_mask=src_keep), ref)
+    tgt_keep, src_keep = tl.padding_mask(torch.tensor([4, 3])), tl.padding_mask(torch.tensor([6, 2]))
+    ref = theirs(x, memory, **torch_decoder_masks(tgt_keep, src_keep))
+    real = tgt_keep[..., None]
+    torch.testing.assert_close(ours(x, memory, tgt_keep, src_keep) * real, ref * real)
+    again = ours.to_torch()(x, memory, **torch_decoder_masks(tgt_keep, src_keep))
+    torch.testing.assert_close(again * real, ref * real, rtol=0, atol=0)
+
+
+def test_block_interop_refuses_what_it_cannot_copy():
+    with pytest.raises(ValueError, match=r"nn\.TransformerEncoderLayer"):
+        tl.EncoderBlock.from_torch(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="batch_first"):
+        tl.EncoderBlock.from_torch(nn.TransformerEncoderLayer(8, 2, 16))
+    with pytest.raises(ValueError, match="activation"):
+        tl.DecoderBlock.from_torch(nn.TransformerDecoderLayer(8, 2, 16, batch_first=True, activation=nn.Tanh()))
+
+
+def test_residual_sublayer_checks_both_paths():
+    for norm_first in (False, True):
+        sub = tl.ResidualSublayer(4, norm_first=norm_first)
+        with pytest.raises(ValueError, match="same shape"):
+            sub(torch.ones(2, 4), lambda h: h[:1])
+    pre = tl.ResidualSublayer(4, norm_first=True)
+    x = torch.randn(2, 4)
+    torch.testing.assert_close(pre(x, lambda h: 2 * h), x + 2 * pre.ln(x))
 
 
 def test_stacks_and_decoder_causality():
@@ -123,10 +144,11 @@ def test_stacks_and_decoder_causality():
     out = dec(tgt, memory)
     assert memory.shape == (2, 6, 16) and out.shape == (2, 5, 16)
     tgt2 = tgt.clone()
-    tgt2[:, 3:] += 3.0
+    tgt2[:, 3:] = torch.randn(2, 2, 16)
     torch.testing.assert_close(dec(tgt2, memory)[:, :3], out[:, :3])
-    gpt_like = enc(tgt, causal=True)
-    torch.testing.assert_close(enc(tgt2, causal=True)[:, :3], gpt_like[:, :3])
+    decoder_only = tl.DecoderOnly(2, 16, 4, 32).eval()
+    torch.testing.assert_close(decoder_only(tgt2)[:, :3], decoder_only(tgt)[:, :3])
+    assert not torch.allclose(enc(tgt2)[:, :3], enc(tgt)[:, :3]), "the encoder sees both sides"
 
 
 def test_embeddings_token_vectors_have_the_size_of_the_encoding():

@@ -1,61 +1,171 @@
-"""Tests of the three model families (BERT-like, GPT-like, T5-like) and of saving / loading them."""
+"""Every model family satisfies one contract; then the tests of each family's own behaviour.
+
+The contract (``transformer_lib`` package docstring): a config dataclass as ``config_class``, an
+``lm_head``, a checkpoint round trip through ``save_model`` / ``load_model``, and, for the models that
+generate, one ``generate`` signature that is greedy at temperature 0, gives the same tokens with and
+without the KV cache, pads finished sequences and restores the caller's training mode.
+"""
+
+import dataclasses
+import inspect
 
 import pytest
 import torch
 
 from transformer_lib.checkpoint import load_model, save_model
+from transformer_lib.generation import sample_next
 from transformer_lib.models.bert import Bert, BertConfig
-from transformer_lib.models.gpt import GPT, GPTConfig, sample_next
+from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.t5 import T5, T5Config
+from transformer_lib.models.transformer import Transformer, TransformerConfig
+from transformer_lib.tokens import BOS, EOS, PAD
 
-V, EOS, PAD = 30, 3, 0
+V = 30
 SMALL = dict(d_model=16, num_heads=2, d_ff=32, max_len=12)
+CONFIGS = {
+    Bert: BertConfig(V, num_layers=2, num_classes=4, **SMALL),
+    GPT: GPTConfig(V, num_layers=2, **SMALL),
+    T5: T5Config(V, num_encoder_layers=2, num_decoder_layers=1, **SMALL),
+    Transformer: TransformerConfig(V, V, num_encoder_layers=1, num_decoder_layers=2, **SMALL),
+}
+MODELS = list(CONFIGS)
+GENERATORS = [GPT, T5, Transformer]
+ENCODER_DECODERS = [T5, Transformer]
 
 
 def ids(batch=3, seq=7, seed=0):
     return torch.randint(5, V, (batch, seq), generator=torch.Generator().manual_seed(seed))
 
 
-def make(kind, seed=0):
+def make(cls, seed=0):
     torch.manual_seed(seed)
-    if kind == "bert":
-        return Bert(BertConfig(V, num_layers=2, num_classes=4, **SMALL)).eval()
-    if kind == "gpt":
-        return GPT(GPTConfig(V, num_layers=2, **SMALL)).eval()
-    return T5(T5Config(V, num_encoder_layers=2, num_decoder_layers=1, **SMALL)).eval()
+    return cls(CONFIGS[cls]).eval()
 
 
-def test_forward_shapes():
-    x = ids()
-    bert, gpt, t5 = make("bert"), make("gpt"), make("t5")
-    assert bert(x).shape == (3, 7, V) and bert.encode(x).shape == (3, 7, 16) and bert.classify(x).shape == (3, 4)
-    assert gpt(x).shape == (3, 7, V)
-    assert t5(x, ids(3, 5, 1)).shape == (3, 5, V)
-    memory, mask = t5.encode(x)
-    assert memory.shape == (3, 7, 16) and mask.shape == (3, 7) and mask.dtype == torch.bool
+def inputs(cls):
+    return (ids(), ids(3, 5, 1)) if cls in ENCODER_DECODERS else (ids(),)
 
 
-def test_models_validate_inputs():
-    with pytest.raises(ValueError, match="ids"):
-        make("gpt")(ids()[0])
-    with pytest.raises(ValueError, match="max_len"):
-        make("bert")(ids(1, 13))
-    with pytest.raises(ValueError, match="tgt_in"):
-        make("t5")(ids(), ids(1, 13))
+def force_next_token(model, token_of_row):
+    """Replace the LM head by one whose favourite token for row ``b`` of the batch is ``token_of_row[b]``."""
+
+    class Head(torch.nn.Module):
+        def forward(self, h):  # h: (batch, ..., d_model)
+            logits = torch.zeros(*h.shape[:-1], V)
+            for row, token in enumerate(token_of_row):
+                logits[row, ..., token] = 10.0
+            return logits
+
+    model.lm_head = Head()
 
 
-def test_the_causal_model_cannot_see_the_future():
-    gpt = make("gpt")
+# ---- the contract, for every model class ------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_contract_config_lm_head_and_forward(cls):
+    assert dataclasses.is_dataclass(cls.config_class) and isinstance(CONFIGS[cls], cls.config_class)
+    model = make(cls)
+    assert model.config is CONFIGS[cls]
+    assert isinstance(model.lm_head, torch.nn.Module)
+    logits = model(*inputs(cls))
+    assert logits.shape == (*inputs(cls)[-1].shape, V) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_contract_save_load_round_trip(tmp_path, cls):
+    model = make(cls, seed=3).train()
+    path = tmp_path / f"{cls.__name__}.pt"
+    save_model(model, path)
+    loaded = load_model(cls, path)
+    assert type(loaded) is cls and loaded.config == model.config and not loaded.training
+    model.eval()
+    assert torch.equal(loaded(*inputs(cls)), model(*inputs(cls)))
+    other = GPT if cls is not GPT else Bert
+    with pytest.raises(ValueError, match=f"holds a {cls.__name__}, not a {other.__name__}"):
+        load_model(other, path)
+
+
+@pytest.mark.parametrize("cls", GENERATORS, ids=lambda c: c.__name__)
+def test_contract_generate_signature(cls):
+    params = list(inspect.signature(cls.generate).parameters)
+    names = ["max_new_tokens", "eos_id", "temperature", "top_k", "generator", "use_cache"]
+    assert params[2:] == names and params[1] in ("ids", "src")
+
+
+@pytest.mark.parametrize("cls", GENERATORS, ids=lambda c: c.__name__)
+def test_contract_generate_greedy_cache_and_training_mode(cls):
+    model = make(cls).train()
+    x = ids(3, 4)
+    greedy = model.generate(x, 6)
+    assert model.training, "generate must restore the caller's training mode"
+    assert torch.equal(model.generate(x, 6, use_cache=False), greedy)
+    sampled = [
+        model.generate(x, 6, temperature=1.0, top_k=5, generator=torch.Generator().manual_seed(2), use_cache=c)
+        for c in (True, False)
+    ]
+    assert torch.equal(*sampled)
+    model.eval()
+    prefix = x if cls is GPT else torch.full((3, 1), BOS)
+    assert greedy.shape == (3, prefix.shape[1] + 6) and torch.equal(greedy[:, : prefix.shape[1]], prefix)
+    # greedy: every new token is the argmax of the forward pass over what came before it
+    logits = model(greedy[:, :-1]) if cls is GPT else model(x, greedy[:, :-1])
+    start = prefix.shape[1] - 1
+    assert torch.equal(logits[:, start:].argmax(-1), greedy[:, start + 1 :])
+
+
+@pytest.mark.parametrize("cls", GENERATORS, ids=lambda c: c.__name__)
+def test_contract_generate_pads_after_eos_and_stops_when_all_finished(cls):
+    model = make(cls)
+    x = ids(3, 4)
+    start = x.shape[1] if cls is GPT else 1
+    force_next_token(model, [EOS, 7, 8])  # row 0 ends at once, rows 1 and 2 never
+    out = model.generate(x, 4, eos_id=EOS)
+    assert out[0, start:].tolist() == [EOS, PAD, PAD, PAD]
+    assert out[1, start:].tolist() == [7] * 4 and out[2, start:].tolist() == [8] * 4
+    force_next_token(model, [EOS, EOS, EOS])
+    assert model.generate(x, 4, eos_id=EOS).shape[1] == start + 1  # everyone finished: the loop stops
+
+
+@pytest.mark.parametrize("cls", GENERATORS, ids=lambda c: c.__name__)
+def test_contract_generate_rejects_an_empty_prompt(cls):
+    with pytest.raises(ValueError, match="at least one token"):
+        make(cls).generate(torch.zeros(2, 0, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        make(cls).generate(ids(), -1)
+
+
+@pytest.mark.parametrize("cls", [GPT, T5, Transformer], ids=lambda c: c.__name__)
+def test_contract_the_decoder_cannot_see_the_future(cls):
+    model = make(cls)
+    tgt = ids(2, 8)
+    changed = tgt.clone()
+    changed[:, 5:] = ids(2, 3, 9)  # change the last three tokens
+    run = model if cls is GPT else (lambda t: model(ids(2, 6, 4), t))
+    torch.testing.assert_close(run(tgt)[:, :5], run(changed)[:, :5])
+    assert not torch.allclose(run(tgt)[:, 5:], run(changed)[:, 5:])
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_contract_inputs_are_checked_by_name(cls):
+    model = make(cls)
+    first = "src" if cls in ENCODER_DECODERS else "ids"
+    with pytest.raises(ValueError, match=first):
+        model(ids()[0], *inputs(cls)[1:])
+    with pytest.raises(ValueError, match="more than max_len=12"):
+        model(ids(1, 13), *[ids(1, 3)][: len(inputs(cls)) - 1])
+    if cls in ENCODER_DECODERS:
+        with pytest.raises(ValueError, match="tgt_in has 13 positions"):
+            model(ids(1, 5), ids(1, 13))
+
+
+# ---- each family's own behaviour -------------------------------------------------------------
+
+
+def test_bert_heads_and_sees_both_sides_but_not_padding():
+    bert = make(Bert)
     x = ids(2, 8)
-    y = x.clone()
-    y[:, 5:] = ids(2, 3, 9)  # change the last three tokens
-    torch.testing.assert_close(gpt(x)[:, :5], gpt(y)[:, :5])
-    assert not torch.allclose(gpt(x)[:, 5:], gpt(y)[:, 5:])
-
-
-def test_the_encoder_sees_both_sides_but_not_padding():
-    bert = make("bert")
-    x = ids(2, 8)
+    assert bert.encode(x).shape == (2, 8, 16) and bert.classify(x).shape == (2, 4)
     y = x.clone()
     y[:, 6] = (x[:, 6] + 1 - 5) % (V - 5) + 5
     assert not torch.allclose(bert(x)[:, 0], bert(y)[:, 0]), "position 0 sees a later token"
@@ -63,14 +173,26 @@ def test_the_encoder_sees_both_sides_but_not_padding():
     torch.testing.assert_close(bert(padded)[:, :8], bert(x), atol=1e-5, rtol=1e-4)
 
 
-def test_t5_decoder_is_causal_and_ignores_source_padding():
-    t5 = make("t5")
+@pytest.mark.parametrize("cls", ENCODER_DECODERS, ids=lambda c: c.__name__)
+def test_encoder_decoders_ignore_source_padding(cls):
+    model = make(cls)
     src, tgt = ids(2, 6), ids(2, 5, 1)
-    changed = tgt.clone()
-    changed[:, 3:] = ids(2, 2, 7)
-    torch.testing.assert_close(t5(src, tgt)[:, :3], t5(src, changed)[:, :3])
     padded = torch.cat([src, torch.full((2, 4), PAD)], dim=1)
-    torch.testing.assert_close(t5(padded, tgt), t5(src, tgt), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(model(padded, tgt), model(src, tgt), atol=1e-5, rtol=1e-4)
+    memory = model.encode(src)
+    assert memory.shape == (2, 6, 16)
+    torch.testing.assert_close(model.decode(tgt, memory, None, src != PAD), model(src, tgt))
+
+
+def test_encoder_decoders_stop_at_their_last_position():
+    for cls in ENCODER_DECODERS:
+        assert make(cls).generate(ids(1, 6), max_new_tokens=50).shape[1] == SMALL["max_len"]
+
+
+def test_gpt_generates_beyond_max_len_with_a_sliding_window():
+    model = make(GPT)
+    out = [model.generate(ids(3, 5), max_new_tokens=30, use_cache=c) for c in (True, False)]
+    assert out[0].shape == (3, 35) and torch.equal(*out)
 
 
 def test_sample_next():
@@ -81,70 +203,16 @@ def test_sample_next():
     assert draws == {1, 3}
     with pytest.raises(ValueError, match="temperature"):
         sample_next(logits, -1.0)
+    with pytest.raises(ValueError, match="top_k"):
+        sample_next(logits, 1.0, top_k=0)
 
 
-def test_gpt_generate_respects_max_length_and_stops_at_eos():
-    gpt = make("gpt")
-    prompt = ids(2, 3)
-    out = gpt.generate(prompt, max_new_tokens=5, eos_id=None)
-    assert out.shape == (2, 8) and torch.equal(out[:, :3], prompt)
-    # an LM head that always prefers <eos>: generation stops after one token
-    with torch.no_grad():
-        gpt.lm_head.bias.fill_(-1e4)
-        gpt.lm_head.bias[EOS] = 1e4
-    out = gpt.generate(prompt, max_new_tokens=5, eos_id=EOS)
-    assert out.shape == (2, 4) and (out[:, -1] == EOS).all()
-
-
-def test_gpt_generate_pads_sequences_that_finished():
-    gpt = make("gpt")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        gpt.lm_head.bias.fill_(-1e4)
-        gpt.lm_head.bias[EOS] = 1e4
-        gpt.lm_head.bias[9] = 1e4  # a tie broken by the sampler: some rows stop, some go on
-    out = gpt.generate(ids(6, 2), 4, eos_id=EOS, temperature=1.0, generator=torch.Generator().manual_seed(1))
-    for row in out[:, 2:].tolist():
-        if EOS in row:
-            assert all(t == PAD for t in row[row.index(EOS) + 1 :])
-
-
-def test_t5_generate_starts_with_bos_and_stops():
-    t5 = make("t5")
-    out = t5.generate(ids(2, 6), max_new_tokens=4)
-    assert out.shape == (2, 5) and (out[:, 0] == t5.config.bos_id).all()
-    with torch.no_grad():
-        t5.lm_head.bias.fill_(-1e4)
-        t5.lm_head.bias[EOS] = 1e4
-    assert t5.generate(ids(2, 6), max_new_tokens=4, eos_id=EOS).tolist() == [[2, EOS], [2, EOS]]
-    assert t5.generate(ids(1, 6), max_new_tokens=50).shape[1] <= t5.config.max_len
-
-
-@pytest.mark.parametrize("kind", ["bert", "gpt", "t5"])
-def test_save_load_round_trip(tmp_path, kind):
-    model = make(kind, seed=3)
-    path = tmp_path / f"{kind}.pt"
-    save_model(model, path)
-    cls = {"bert": Bert, "gpt": GPT, "t5": T5}[kind]
-    loaded = load_model(cls, path)
-    assert loaded.config == model.config and not loaded.training
-    args = (ids(), ids(3, 4, 1)) if kind == "t5" else (ids(),)
-    assert torch.equal(loaded(*args), model(*args))
-    with pytest.raises(ValueError, match="holds"):
-        load_model(GPT if kind != "gpt" else Bert, path)
-
-
-def test_gpt_generation_with_kv_cache_equals_without():
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=17, d_model=32, num_heads=4, num_layers=2, d_ff=64, max_len=24)).eval()
-    prompt = torch.randint(3, 17, (3, 5), generator=torch.Generator().manual_seed(1))
-    with_cache = model.generate(prompt, max_new_tokens=12, use_cache=True)
-    without = model.generate(prompt, max_new_tokens=12, use_cache=False)
-    assert torch.equal(with_cache, without)
-    sampled = [
-        model.generate(prompt, 12, temperature=1.0, generator=torch.Generator().manual_seed(2), use_cache=c)
-        for c in (True, False)
-    ]
-    assert torch.equal(*sampled)
-    beyond_max_len = [model.generate(prompt, max_new_tokens=30, use_cache=c) for c in (True, False)]
-    assert beyond_max_len[0].shape == (3, 35) and torch.equal(*beyond_max_len)
+def test_load_model_names_a_damaged_file(tmp_path):
+    path = tmp_path / "gpt.pt"
+    save_model(make(GPT), path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a complete checkpoint") as err:
+        load_model(GPT, path)
+    assert str(path) in str(err.value)
+    with pytest.raises(FileNotFoundError):
+        load_model(GPT, tmp_path / "missing.pt")

@@ -129,7 +129,8 @@ def test_kv_cache_prefill_then_steps_with_padding_and_weights():
     torch.manual_seed(0)
     mha = tl.MultiHeadAttention(16, 4).eval()
     x = inputs(seq=6)
-    keep = tl.padding_mask(torch.tensor([6, 6]))
+    keep = tl.padding_mask(torch.tensor([6, 4]))  # the second sequence ends with two padding tokens
+    assert not keep.all()
     full, full_w = mha(x, is_causal=True, key_padding_mask=keep, need_weights=True)
     cache = tl.KVCache()
     first, _ = mha(x[:, :4], is_causal=True, cache=cache, key_padding_mask=keep[:, :4])
@@ -143,11 +144,11 @@ def test_kv_cache_prefill_then_steps_with_padding_and_weights():
 def test_decoder_only_stack_with_caches_and_position_offset():
     torch.manual_seed(0)
     emb = tl.Embeddings(11, 16, max_len=8).eval()
-    stack = tl.Encoder(2, 16, 4, 32, norm_first=True).eval()
+    stack = tl.DecoderOnly(2, 16, 4, 32).eval()
     ids = torch.randint(0, 11, (2, 7), generator=torch.Generator().manual_seed(3))
-    full = stack(emb(ids), causal=True)
+    full = stack(emb(ids))
     caches = stack.new_caches()
-    steps = [stack(emb(ids[:, t : t + 1], start=t), causal=True, caches=caches) for t in range(7)]
+    steps = [stack(emb(ids[:, t : t + 1], start=t), caches=caches) for t in range(7)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full)
     with pytest.raises(ValueError, match="one KVCache per layer"):
-        stack(emb(ids), causal=True, caches=[tl.KVCache()])
+        stack(emb(ids), caches=[tl.KVCache()])

@@ -6,22 +6,23 @@ import pytest
 import torch
 
 from transformer_lib import objectives as obj
+from transformer_lib.tokens import BOS, IGNORE, MASK, PAD
 
-MASK, LOW, HIGH = 4, 13, 60
+LOW, HIGH = 13, 60
 
 
 def batch(n=64, seq=12, seed=0):
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(LOW, HIGH, (n, seq), generator=g)
-    ids[:, 0] = 2  # <bos>
-    ids[n // 2 :, seq - 3 :] = 0  # padding in half the rows
+    ids[:, 0] = BOS
+    ids[n // 2 :, seq - 3 :] = PAD  # padding in half the rows
     return ids, (ids >= LOW)
 
 
 def test_mask_tokens_follows_the_80_10_10_rule():
     ids, maskable = batch(4000, 20)
     inputs, labels = obj.mask_tokens(ids, maskable, MASK, (LOW, HIGH), 0.15, torch.Generator().manual_seed(1))
-    chosen = labels != obj.IGNORE
+    chosen = labels != IGNORE
     assert not (chosen & ~maskable).any(), "only maskable positions are chosen"
     assert torch.equal(labels[chosen], ids[chosen])
     assert torch.equal(inputs[~chosen], ids[~chosen]), "positions not chosen are untouched"
@@ -37,7 +38,7 @@ def test_mask_tokens_gives_every_sequence_a_target():
     ids, maskable = batch(50, 6)
     maskable[-1] = False  # a row with nothing to mask gets no target
     _, labels = obj.mask_tokens(ids, maskable, MASK, (LOW, HIGH), 0.01, torch.Generator().manual_seed(2))
-    targets = (labels != obj.IGNORE).sum(dim=1)
+    targets = (labels != IGNORE).sum(dim=1)
     assert (targets[:-1] >= 1).all() and targets[-1] == 0
 
 
@@ -49,26 +50,26 @@ def test_mask_tokens_validates():
         obj.mask_tokens(ids.float(), maskable, MASK, (LOW, HIGH))
 
 
-def test_mlm_loss_counts_only_the_masked_positions():
+def test_token_loss_counts_only_the_labelled_positions():
     ids, maskable = batch(8, 10)
     _, labels = obj.mask_tokens(ids, maskable, MASK, (LOW, HIGH), 0.3, torch.Generator().manual_seed(3))
     logits = torch.randn(8, 10, HIGH, generator=torch.Generator().manual_seed(4))
-    loss = obj.mlm_loss(logits, labels)
-    chosen = labels != obj.IGNORE
+    loss = obj.token_loss(logits, labels)
+    chosen = labels != IGNORE
     by_hand = -logits.log_softmax(-1)[chosen].gather(1, labels[chosen][:, None]).mean()
     torch.testing.assert_close(loss, by_hand)
     changed = logits.clone()
     changed[~chosen] = 100 * torch.randn_like(changed[~chosen])
-    torch.testing.assert_close(obj.mlm_loss(changed, labels), loss)
+    torch.testing.assert_close(obj.token_loss(changed, labels), loss)
     with pytest.raises(ValueError, match="labels"):
-        obj.mlm_loss(logits, labels[:, :5])
+        obj.token_loss(logits, labels[:, :5])
 
 
 def test_causal_lm_shift():
     ids = torch.tensor([[2, 20, 21, 3, 0], [2, 22, 23, 24, 3]])
     x, y = obj.causal_lm_shift(ids, pad_id=0)
     assert x.tolist() == [[2, 20, 21, 3], [2, 22, 23, 24]]
-    assert y.tolist() == [[20, 21, 3, obj.IGNORE], [22, 23, 24, 3]]
+    assert y.tolist() == [[20, 21, 3, IGNORE], [22, 23, 24, 3]]
     with pytest.raises(ValueError, match="ids"):
         obj.causal_lm_shift(ids[:, :1], 0)
 

@@ -47,11 +47,11 @@ def test_forecaster_shapes_and_causality():
     torch.manual_seed(0)
     model = timeseries.TransformerForecaster(8, d_model=16, num_heads=2, d_ff=32, num_layers=1, horizon=2).eval()
     assert model(torch.randn(4, 8)).shape == (4, 2)
-    with pytest.raises(ValueError, match="every_step=True needs causal=True"):
+    with pytest.raises(ValueError, match="every_step=True needs is_causal=True"):
         model(torch.randn(4, 8), every_step=True)
     with pytest.raises(ValueError, match=r"seq <= window=8"):
         model(torch.randn(4, 9))
-    causal = timeseries.TransformerForecaster(8, d_model=16, num_heads=2, d_ff=32, num_layers=1, causal=True).eval()
+    causal = timeseries.TransformerForecaster(8, d_model=16, num_heads=2, d_ff=32, num_layers=1, is_causal=True).eval()
     x = torch.randn(2, 8)
     every = causal(x, every_step=True)  # (batch, seq, horizon)
     changed = x.clone()

@@ -7,12 +7,14 @@ import torch
 
 from transformer_lib.corpus import TopicGrammar
 from transformer_lib.tokenizer import SPECIALS, Tokenizer
+from transformer_lib.tokens import BOS, EOS, MASK, PAD, UNK
 
 
 def test_specials_come_first_and_round_trip():
     tok = Tokenizer.from_texts(["the cat sat .", "the dog ran ."])
     assert tok.tokens[: len(SPECIALS)] == list(SPECIALS)
-    assert (tok.pad_id, tok.unk_id, tok.bos_id, tok.eos_id, tok.mask_id) == (0, 1, 2, 3, 4)
+    assert (tok.pad_id, tok.bos_id, tok.eos_id, tok.unk_id, tok.mask_id) == (PAD, BOS, EOS, UNK, MASK)
+    assert (PAD, BOS, EOS, UNK, MASK) == (0, 1, 2, 3, 4)
     assert tok.sentinel_ids == list(range(5, 13)) and tok.first_word_id == 13
     ids = tok.encode("the dog sat .", bos=True, eos=True)
     assert ids[0] == tok.bos_id and ids[-1] == tok.eos_id

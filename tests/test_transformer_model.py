@@ -1,10 +1,13 @@
-"""Tests of transformer_lib.models.transformer: shapes, masks, decoding, parameter counts."""
+"""Tests of transformer_lib.models.transformer: shapes, masks, parameter counts, attention maps.
+
+The contract every model shares (config, save/load, generate) is tested in ``test_models.py``."""
 
 import pytest
 import torch
 
 from transformer_lib.data import BOS, EOS, PAD, ToyTask
-from transformer_lib.models.transformer import Transformer, TransformerConfig, exact_match, sequence_loss
+from transformer_lib.models.transformer import Transformer, TransformerConfig, exact_match
+from transformer_lib.objectives import sequence_loss
 
 
 def tiny(seed=0, **kw):
@@ -27,8 +30,11 @@ def test_source_padding_is_ignored():
     src[1, 2:] = 9
     mask = torch.cat([b.src_padding_mask, torch.zeros(2, 2, dtype=torch.bool)], 1)
     torch.testing.assert_close(model(src, b.tgt_in, mask, b.tgt_padding_mask), ref)
-    # without the mask the padding does change the outputs
-    assert not torch.allclose(model(src, b.tgt_in, None, b.tgt_padding_mask), ref, atol=1e-4)
+    # no mask: derived from the PAD ids of the source
+    torch.testing.assert_close(model(b.src, b.tgt_in, None, b.tgt_padding_mask), ref)
+    # a mask that lets the padding through: the padding does change the outputs
+    everything = torch.ones_like(mask)
+    assert not torch.allclose(model(src, b.tgt_in, everything, b.tgt_padding_mask), ref, atol=1e-4)
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -45,29 +51,18 @@ def test_decoder_is_causal(norm_first):
         assert not torch.allclose(out[:, t:], ref[:, t:], atol=1e-5)
 
 
-def test_greedy_decode_stops_at_eos_and_max_len():
+def test_generate_stops_at_eos_and_after_max_new_tokens():
     model = tiny()
     src = torch.randint(3, 13, (3, 4))
-    out = model.greedy_decode(src, max_len=5)
+    out = model.generate(src, max_new_tokens=5, eos_id=EOS)
     assert out.shape[0] == 3 and 2 <= out.shape[1] <= 6 and (out[:, 0] == BOS).all()
-    # make EOS always the most likely token: decoding stops after one step
     with torch.no_grad():
-        model.output.bias[EOS] = 1e4
-    out = model.greedy_decode(src, max_len=5)
-    assert out.tolist() == [[BOS, EOS]] * 3
-    # EOS after two steps for one sequence only: it gets PAD afterwards, the loop runs to max_len
+        model.lm_head.bias[EOS] = 1e4  # EOS always the most likely token: decoding stops after one step
+    assert model.generate(src, max_new_tokens=5, eos_id=EOS).tolist() == [[BOS, EOS]] * 3
     with torch.no_grad():
-        model.output.bias[EOS] = -1e4
-    out = model.greedy_decode(src, max_len=4)
+        model.lm_head.bias[EOS] = -1e4  # EOS never: the loop runs to max_new_tokens
+    out = model.generate(src, max_new_tokens=4, eos_id=EOS)
     assert out.shape == (3, 5) and (out != EOS).all()
-
-
-def test_greedy_decode_matches_forward_argmax():
-    model = tiny(seed=1)
-    src = torch.randint(3, 13, (2, 4))
-    out = model.greedy_decode(src, max_len=6, eos_id=-1)  # never stops early
-    logits = model(src, out[:, :-1])
-    assert torch.equal(logits.argmax(-1), out[:, 1:])
 
 
 def test_parameter_counts_and_attention_maps():
@@ -122,7 +117,7 @@ def test_tiny_overfit():
         opt.step()
     model.eval()
     assert loss.item() < 0.05
-    out = model.greedy_decode(b.src, b.src_padding_mask, max_len=5)
+    out = model.generate(b.src, max_new_tokens=5, eos_id=EOS)
     assert torch.equal(out[:, 1 : b.tgt_out.shape[1] + 1][b.tgt_padding_mask], b.tgt_out[b.tgt_padding_mask])
 
 
