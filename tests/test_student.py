@@ -1,7 +1,15 @@
-"""Coursework: `make student` removes the solutions, and the student copies still run with helpful checks."""
+"""Coursework: `make student` removes the solutions, and the student copies still run with helpful checks.
+
+The book's own run (nbval) already executes every chapter with its solutions and compares the checks'
+outputs (all ✅). What a student copy adds is the exercises left untouched, so this test runs only
+that: the setup cell, every cell from the first exercise on (stubs and checks; the solutions are gone),
+and the earlier cells that define a name those cells use, found by reading the code. A chapter's
+training cells run here only when an exercise needs what they define.
+"""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -18,6 +26,62 @@ STUDENT = ROOT / "_build" / "student"
 
 def is_check(cell) -> bool:
     return cell.cell_type == "code" and "checks.check_" in cell.source
+
+
+def names(source: str) -> tuple[set[str], set[str]]:
+    """The names a cell defines at module level and the names it reads from earlier cells (IPython
+    syntax turned into Python first). Names local to a function, lambda or comprehension of the cell
+    (its parameters, its assignments) are neither; a name the cell defines itself is not read."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    defined: set[str] = set()
+    used: set[str] = set()
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp)
+    scopes += (ast.GeneratorExp,)
+
+    def local_names(scope: ast.AST) -> set[str]:
+        bound = {a.arg for a in ast.walk(scope.args) if isinstance(a, ast.arg)} if hasattr(scope, "args") else set()
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound.add(node.id)
+        return bound
+
+    def visit(node: ast.AST, local: set[str]) -> None:
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load) and node.id not in local:
+                used.add(node.id)
+            elif not local and not isinstance(node.ctx, ast.Load):
+                defined.add(node.id)
+            return
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and not local:
+            defined.add(node.name)
+        if isinstance(node, ast.Import | ast.ImportFrom) and not local:
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        inner = local | local_names(node) if isinstance(node, scopes) else local
+        for child in ast.iter_child_nodes(node):
+            visit(child, inner)
+
+    visit(ast.parse(TransformerManager().transform_cell(source)), set())
+    return defined, used - defined
+
+
+def cells_a_student_copy_needs(nb) -> list[int]:
+    """Indices of the cells to run: setup, everything from the first exercise on, and what those read."""
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "{exercise}" in c.source)
+    keep = {code[0], *(i for i in code if i >= first)}
+    needed: set[str] = set()
+    defined_here: set[str] = set()  # by the exercise cells above the one read
+    for i in sorted(keep - {code[0]}):
+        defined, used = names(nb.cells[i].source)
+        needed |= used - defined_here
+        defined_here |= defined
+    for i in reversed([i for i in code if code[0] < i < first]):
+        defined, used = names(nb.cells[i].source)
+        if defined & needed:
+            keep.add(i)
+            needed = (needed - defined) | used
+    return sorted(keep)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +111,8 @@ def test_student_copy_has_no_solutions_and_checks_give_hints(path, student_copie
     exercises = [c for c in nb.cells if c.cell_type == "markdown" and "{exercise}" in c.source]
     assert len(exercises) >= 3, f"{path.name}: the student copy lost its exercise prompts"
 
+    keep = cells_a_student_copy_needs(nb)
+    nb.cells = [nb.cells[i] for i in keep]
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
     ).execute()
