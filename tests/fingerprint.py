@@ -29,8 +29,10 @@ from transformer_lib.data import ToyTask
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.t5 import T5, T5Config
-from transformer_lib.models.transformer import Transformer, TransformerConfig, sequence_loss
+from transformer_lib.models.transformer import Transformer, TransformerConfig
+from transformer_lib.objectives import sequence_loss
 from transformer_lib.tokenizer import Tokenizer
+from transformer_lib.tokens import EOS
 
 RESULTS: dict[str, str] = {}
 
@@ -175,7 +177,7 @@ def models() -> None:
 
     train_steps("transformer", model, toy_batch, toy_loss)
     one = task.batch(4)
-    record("transformer.greedy_decode", model.greedy_decode(one.src, one.src_padding_mask, max_len=10))
+    record("transformer.generate", model.generate(one.src, 10, eos_id=EOS))
 
     tl.set_seed(5)
     bert = Bert(BertConfig(vocab_size=len(tok), d_model=32, d_ff=64, max_len=16, pad_id=tok.pad_id, num_classes=3))
@@ -183,12 +185,14 @@ def models() -> None:
     def mlm_batch(step):
         return obj.mask_tokens(ids, ids >= tok.first_word_id, tok.mask_id, (tok.first_word_id, len(tok)), 0.15, gen)
 
-    train_steps("bert", bert, mlm_batch, lambda m, b: obj.mlm_loss(m(*b[:1]), b[1]))
+    train_steps("bert", bert, mlm_batch, lambda m, b: obj.token_loss(m(*b[:1]), b[1]))
     record("bert.classify", bert.classify(ids[:8]))
 
     tl.set_seed(6)
     gpt = GPT(GPTConfig(vocab_size=len(tok), d_model=32, d_ff=64, max_len=16))
-    train_steps("gpt", gpt, lambda step: obj.causal_lm_shift(ids, tok.pad_id), lambda m, b: obj.lm_loss(m(b[0]), b[1]))
+    train_steps(
+        "gpt", gpt, lambda step: obj.causal_lm_shift(ids, tok.pad_id), lambda m, b: obj.token_loss(m(b[0]), b[1])
+    )
     prompt = ids[:4, :3]
     for name, kwargs in [("greedy", {}), ("T=1", {"temperature": 1.0}), ("top_k", {"temperature": 3.0, "top_k": 3})]:
         out = gpt.generate(prompt, 10, eos_id=tok.eos_id, generator=torch.Generator().manual_seed(0), **kwargs)
@@ -203,7 +207,7 @@ def models() -> None:
 
     def t5_loss(m, b):
         tgt_in, tgt_out = obj.causal_lm_shift(b[1], tok.pad_id)
-        return obj.lm_loss(m(b[0], tgt_in), tgt_out)
+        return obj.token_loss(m(b[0], tgt_in), tgt_out)
 
     train_steps("t5", t5, lambda step: (src, tgt), t5_loss)
     record("t5.generate", t5.generate(src[:4], 8, eos_id=tok.eos_id))
@@ -215,7 +219,7 @@ def regression() -> None:
     norm = timeseries.Standardizer(series[:200])
     x, y = timeseries.make_windows(norm.transform(series), 12)
     record("regression.linear_ar", *timeseries.fit_linear_ar(x, y))
-    forecaster = timeseries.TransformerForecaster(12, d_model=16, d_ff=32, causal=True)
+    forecaster = timeseries.TransformerForecaster(12, d_model=16, d_ff=32, is_causal=True)
     train_steps(
         "regression.transformer", forecaster, lambda s: (x[:64], y[:64]), lambda m, b: F.mse_loss(m(b[0]), b[1])
     )
