@@ -83,6 +83,7 @@ student: $(STAMP)
 bench: $(STAMP)
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/attention.py
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/attention_cost.py
+	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/input_checks.py
 
 clean:
 	rm -rf _build

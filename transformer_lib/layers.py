@@ -9,7 +9,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .validate import check_floating, check_last_dim, check_rank, check_same_shape, check_token_ids, shape_str
+from .validate import (
+    check_floating,
+    check_id_range,
+    check_last_dim,
+    check_rank,
+    check_same_dtype,
+    check_same_shape,
+    check_token_ids,
+    shape_str,
+)
 
 
 class AddNorm(nn.Module):
@@ -30,6 +39,7 @@ class AddNorm(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``."""
         check_same_shape("x", x, "y", y)
+        check_same_dtype("x", x, "the LayerNorm's weights", self.ln.weight)
         shape = tuple(self.ln.normalized_shape)
         if tuple(x.shape[x.dim() - len(shape) :]) != shape:
             raise ValueError(f"x must end with the normalized shape {shape}, got {shape_str(x)}")
@@ -94,6 +104,7 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(..., d_model)`` -> ``(..., d_model)``."""
         check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
+        check_same_dtype("x", x, "the module's weights", self.linear1.weight)
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
@@ -174,4 +185,5 @@ class Embeddings(nn.Module):
         """
         check_token_ids(name, ids)
         check_positions(name, ids.shape[1], start, self.position.pe.shape[0])
+        check_id_range(name, ids, self.token.num_embeddings)
         return self.position.add(self.token(ids) * math.sqrt(self.d_model), start)

@@ -114,9 +114,9 @@ class MultiHeadAttention(nn.Module):
         Returns:
             ``(output, weights)``: ``(batch, seq_q, d_model)`` and the weights or ``None``.
         """
+        key_padding_mask = self._check(query, memory, attn_mask, key_padding_mask, is_causal, cache)
         memory = query if memory is None else memory
         past = 0 if cache is None else len(cache)
-        key_padding_mask = self._check(query, memory, attn_mask, key_padding_mask, is_causal, cache)
         seq_q, seq_k = query.shape[1], past + memory.shape[1]
 
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
@@ -142,16 +142,17 @@ class MultiHeadAttention(nn.Module):
     def _check(
         self,
         query: torch.Tensor,
-        memory: torch.Tensor,
+        memory: torch.Tensor | None,
         attn_mask: torch.Tensor | None,
         key_padding_mask: torch.Tensor | None,
         is_causal: bool,
         cache: KVCache | None,
     ) -> torch.Tensor | None:
         """The door of :meth:`forward`: every input checked once, the key padding mask returned reshaped
-        to ``(batch, 1, 1, seq_k)``. ``memory`` is ``query`` for self-attention."""
-        if cache is not None and memory is not query:
+        to ``(batch, 1, 1, seq_k)``."""
+        if cache is not None and memory is not None:
             raise ValueError("cache is for self-attention: pass memory=None with a cache")
+        memory = query if memory is None else memory
         check_rank("query", query, 3, "(batch, seq_q, d_model)")
         check_rank("memory", memory, 3, "(batch, seq_k, d_model)")
         check_floating("query", query)

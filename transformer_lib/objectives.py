@@ -94,6 +94,11 @@ def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD
     """Mean cross-entropy of ``logits`` ``(batch, seq_t, vocab)`` against the targets ``tgt_out``
     ``(batch, seq_t)``, over the non-padding positions only: :func:`token_loss` with padding ignored."""
     check_token_ids("tgt_out", tgt_out, "(batch, seq_t)")
+    check_rank("logits", logits, 3, "(batch, seq_t, vocab)")
+    if logits.shape[:2] != tgt_out.shape:
+        raise ValueError(
+            f"tgt_out must have shape (batch, seq_t) = {tuple(logits.shape[:2])}, got {shape_str(tgt_out)}"
+        )
     return token_loss(logits, tgt_out.masked_fill(tgt_out == pad_id, IGNORE))
 
 

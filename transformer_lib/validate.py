@@ -77,6 +77,25 @@ def check_token_ids(name: str, ids: object, layout: str = "(batch, seq)") -> Non
         raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
 
 
+def check_id_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
+    """Raise ``ValueError`` unless every id lies in ``[0, vocab_size)``, naming the first one that does not.
+
+    An id outside the table would make ``nn.Embedding`` fail inside its kernel; on a GPU that is a
+    device-side assert which leaves the CUDA context unusable until the runtime restarts. The check costs
+    one reduction over ``ids`` (on a GPU, one wait for its result).
+    """
+    if ids.numel() == 0:
+        return
+    low, high = torch.aminmax(ids)
+    if low >= 0 and high < vocab_size:
+        return
+    bad = ((ids < 0) | (ids >= vocab_size)).nonzero()[0]
+    raise ValueError(
+        f"{name} must hold token ids in [0, {vocab_size}) (vocab_size={vocab_size}), got {int(ids[tuple(bad)])} "
+        f"at position {tuple(bad.tolist())}"
+    )
+
+
 def check_bool_mask(name: str, mask: torch.Tensor) -> None:
     """Raise ``ValueError`` unless ``mask`` is boolean (True = may attend)."""
     check_tensor(name, mask)
