@@ -16,7 +16,7 @@ export $(CANONICAL)
 NATIVE := env $(foreach v,$(CANONICAL),-u $(v)) TRANSFORMER_LIB_NUMERICS=native OMP_NUM_THREADS=2
 ROBUST_OFFSET ?= 1000
 
-.PHONY: book test execute robust drift lint bench env student clean
+.PHONY: book test execute robust drift lint bench env student clean fuzz
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,11 @@ student: $(STAMP)
 		--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags='["solution"]' \
 		--ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
 	@echo "Student copies written to _build/student/"
+
+# The property-based tests with the large profile: FUZZ_EXAMPLES fresh random draws per test
+# (make test runs the same tests with a small, derandomized profile).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py -q -p no:randomly
 
 # Timings measure the machine as it is, not the canonical settings.
 bench: $(STAMP)

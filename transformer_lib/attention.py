@@ -40,6 +40,11 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Te
     check_rank("v", v, q.dim(), "(..., seq_k, d_v) with as many dimensions as q")
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_floating(name, t)
+    if not q.dtype == k.dtype == v.dtype:
+        raise ValueError(
+            f"q, k and v must have the same dtype, got q {q.dtype}, k {k.dtype} and v {v.dtype}; "
+            "convert them with .to(q.dtype)"
+        )
     check_last_dim("k", k, q.shape[-1], "(..., seq_k, d_k) with d_k equal to q's")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(

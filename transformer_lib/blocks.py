@@ -83,14 +83,6 @@ class EncoderBlock(nn.Module):
         )
         return self.sublayer2(x, self.ffn)
 
-    def _torch_pairs(self, layer: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
-        return [
-            (self.ffn.linear1, layer.linear1),
-            (self.ffn.linear2, layer.linear2),
-            (self.sublayer1.ln, layer.norm1),
-            (self.sublayer2.ln, layer.norm2),
-        ]
-
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderBlock:
         """A copy of a ``batch_first`` ``nn.TransformerEncoderLayer`` with the same weights."""
@@ -158,15 +150,6 @@ class DecoderBlock(nn.Module):
         x = self.sublayer2(x, lambda h: self.cross_attn(h, memory, key_padding_mask=src_padding_mask)[0])
         return self.sublayer3(x, self.ffn)
 
-    def _torch_pairs(self, layer: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
-        return [
-            (self.ffn.linear1, layer.linear1),
-            (self.ffn.linear2, layer.linear2),
-            (self.sublayer1.ln, layer.norm1),
-            (self.sublayer2.ln, layer.norm2),
-            (self.sublayer3.ln, layer.norm3),
-        ]
-
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderBlock:
         """A copy of a ``batch_first`` ``nn.TransformerDecoderLayer`` with the same weights."""
@@ -199,9 +182,19 @@ def _torch_sizes(layer: nn.Module) -> tuple[int, int, int, float]:
     return layer.self_attn.embed_dim, layer.self_attn.num_heads, layer.linear1.out_features, layer.dropout.p
 
 
+def _torch_pairs(ours: EncoderBlock | DecoderBlock, layer: nn.Module) -> list[tuple[nn.Module, nn.Module]]:
+    """Our submodules beside their counterparts in torch's layer (attention aside): the feed-forward
+    network's two linear maps, and the LayerNorm of our ``sublayer{i}``, which torch calls ``norm{i}``."""
+    pairs = [(ours.ffn.linear1, layer.linear1), (ours.ffn.linear2, layer.linear2)]
+    for i in (1, 2, 3):
+        if hasattr(ours, f"sublayer{i}"):
+            pairs.append((getattr(ours, f"sublayer{i}").ln, getattr(layer, f"norm{i}")))
+    return pairs
+
+
 def _copy_from_torch(ours: EncoderBlock | DecoderBlock, layer: nn.Module) -> EncoderBlock | DecoderBlock:
     ours.self_attn.load_torch_weights(layer.self_attn)
-    for our_module, their_module in ours._torch_pairs(layer):
+    for our_module, their_module in _torch_pairs(ours, layer):
         our_module.load_state_dict(their_module.state_dict())
     w = layer.linear1.weight
     return ours.to(w.device, w.dtype).train(layer.training)
@@ -221,9 +214,32 @@ def _copy_to_torch(ours: EncoderBlock | DecoderBlock, layer_class: type[nn.Modul
         dtype=w.dtype,
     )
     layer.self_attn.load_state_dict(ours.self_attn.to_torch().state_dict())
-    for our_module, their_module in ours._torch_pairs(layer):
+    for our_module, their_module in _torch_pairs(ours, layer):
         their_module.load_state_dict(our_module.state_dict())
     return layer.train(ours.training)
+
+
+def _stack(
+    block: type[EncoderBlock | DecoderBlock],
+    num_layers: int,
+    d_model: int,
+    num_heads: int,
+    d_ff: int,
+    dropout: float,
+    *,
+    norm_first: bool,
+    activation: str,
+) -> tuple[nn.ModuleList, nn.Module]:
+    """``num_layers`` blocks, and the stack's final norm."""
+    sizes = (d_model, num_heads, d_ff, dropout)
+    layers = nn.ModuleList(block(*sizes, norm_first=norm_first, activation=activation) for _ in range(num_layers))
+    # Pre-norm blocks leave the residual stream unnormalized; normalize it once at the end.
+    return layers, nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+
+def _check_caches(caches: list[KVCache] | None, layers: nn.ModuleList) -> None:
+    if caches is not None and len(caches) != len(layers):
+        raise ValueError(f"caches must hold one KVCache per layer ({len(layers)}), got {len(caches)}")
 
 
 class Encoder(nn.Module):
@@ -241,12 +257,8 @@ class Encoder(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderBlock(d_model, num_heads, d_ff, dropout, norm_first=norm_first, activation=activation)
-            for _ in range(num_layers)
-        )
-        # Pre-norm blocks leave the residual stream unnormalized; normalize it once at the end.
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        sizes = (num_layers, d_model, num_heads, d_ff, dropout)
+        self.layers, self.norm = _stack(EncoderBlock, *sizes, norm_first=norm_first, activation=activation)
 
     def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq, d_model)`` and the ``(batch, seq)`` padding mask -> ``(batch, seq, d_model)``."""
@@ -274,11 +286,8 @@ class DecoderOnly(nn.Module):
         activation: str = "gelu",
     ):
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderBlock(d_model, num_heads, d_ff, dropout, norm_first=norm_first, activation=activation)
-            for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        sizes = (num_layers, d_model, num_heads, d_ff, dropout)
+        self.layers, self.norm = _stack(EncoderBlock, *sizes, norm_first=norm_first, activation=activation)
 
     def forward(
         self,
@@ -292,8 +301,7 @@ class DecoderOnly(nn.Module):
         ``caches``: one :class:`KVCache` per layer, holding the keys and values of earlier positions;
         then ``x`` holds only the new positions.
         """
-        if caches is not None and len(caches) != len(self.layers):
-            raise ValueError(f"caches must hold one KVCache per layer ({len(self.layers)}), got {len(caches)}")
+        _check_caches(caches, self.layers)
         for i, layer in enumerate(self.layers):
             x = layer(x, key_padding_mask, is_causal=True, cache=None if caches is None else caches[i])
         return self.norm(x)
@@ -318,11 +326,8 @@ class Decoder(nn.Module):
         activation: str = "relu",
     ):
         super().__init__()
-        self.layers = nn.ModuleList(
-            DecoderBlock(d_model, num_heads, d_ff, dropout, norm_first=norm_first, activation=activation)
-            for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+        sizes = (num_layers, d_model, num_heads, d_ff, dropout)
+        self.layers, self.norm = _stack(DecoderBlock, *sizes, norm_first=norm_first, activation=activation)
 
     def forward(
         self,
@@ -337,8 +342,7 @@ class Decoder(nn.Module):
 
         ``caches``: one :class:`KVCache` per layer for the self-attention, as in :class:`DecoderOnly`.
         """
-        if caches is not None and len(caches) != len(self.layers):
-            raise ValueError(f"caches must hold one KVCache per layer ({len(self.layers)}), got {len(caches)}")
+        _check_caches(caches, self.layers)
         for i, layer in enumerate(self.layers):
             x = layer(x, memory, tgt_padding_mask, src_padding_mask, cache=None if caches is None else caches[i])
         return self.norm(x)

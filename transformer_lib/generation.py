@@ -44,7 +44,13 @@ def sample_next(
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / temperature
+    scaled = logits / temperature
+    if (torch.isfinite(logits) & ~torch.isfinite(scaled)).any():
+        # A temperature so small that the division overflows: its limit, the largest logits (shared
+        # equally when tied) with probability 1.
+        top = logits.amax(dim=-1, keepdim=True)
+        scaled = torch.zeros_like(logits).masked_fill(logits < top, float("-inf"))
+    logits = scaled
     if top_k is not None:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")

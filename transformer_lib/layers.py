@@ -71,8 +71,11 @@ class ResidualSublayer(nn.Module):
 
     def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """Apply ``sublayer`` to ``x`` (``(batch, seq, d_model)``) with the residual and the norm."""
+        d_model = self.ln.normalized_shape[0]
+        check_last_dim("x", x, d_model, f"(batch, seq, d_model={d_model})")
         if not self.norm_first:
             return self.add_norm(x, sublayer(x))
+        check_same_dtype("x", x, "the LayerNorm's weights", self.ln.weight)
         y = sublayer(self.ln(x))
         check_same_shape("x", x, "the sublayer's output", y)
         return x + self.add_norm.dropout(y)
