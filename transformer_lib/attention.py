@@ -7,8 +7,9 @@ Two functions compute the same thing:
 * :func:`fast_attention` calls ``torch.nn.functional.scaled_dot_product_attention``, whose fused
   kernels never store the ``(seq_q, seq_k)`` weight matrix; use it when the weights are not needed.
 
-Both check their inputs. :func:`attention_with_weights` is the first one's kernel without the checks,
-for :class:`~transformer_lib.MultiHeadAttention`, which checks its own inputs once at the door.
+Both check their inputs. :func:`attention_with_weights` and :func:`fused_attention` are their kernels
+without the checks, for :class:`~transformer_lib.MultiHeadAttention`, which checks its own inputs once
+at the door.
 
 **Mask convention**: boolean, ``True`` = this query may attend to this key. The mask broadcasts to
 ``(..., seq_q, seq_k)``.
@@ -106,6 +107,15 @@ def fast_attention(
     _check_qkv(q, k, v, mask)
     if is_causal and mask is not None:
         raise ValueError("pass either mask or is_causal=True, not both; combine the masks instead")
+    return fused_attention(q, k, v, mask, dropout_p, is_causal=is_causal)
+
+
+def fused_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float, *, is_causal: bool
+) -> torch.Tensor:
+    """The kernel of :func:`fast_attention`, without its input checks (see :func:`attention_with_weights`)."""
+    if mask is not None and mask.dim() < 2:  # torch's kernel wants (seq_q, seq_k) at least; a (seq_k,) mask broadcasts
+        mask = mask.reshape((1,) * (2 - mask.dim()) + tuple(mask.shape))
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
 
 

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .validate import check_rank, check_token_ids
+from .validate import check_id_range, check_rank, check_token_ids
 
 
 def sample_next(
@@ -71,9 +71,11 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def check_prompt(name: str, ids: torch.Tensor, max_new_tokens: int) -> None:
-    """The checks every ``generate`` starts with: ``ids`` non-empty ``(batch, seq)`` ids, a count >= 0."""
+def check_prompt(name: str, ids: torch.Tensor, max_new_tokens: int, vocab_size: int) -> None:
+    """The checks every ``generate`` starts with: ``ids`` non-empty ``(batch, seq)`` ids of the vocabulary
+    (even when no token is to be generated), and a count >= 0."""
     check_token_ids(name, ids)
+    check_id_range(name, ids, vocab_size)
     if ids.shape[1] == 0:
         raise ValueError(
             f"{name} must hold at least one token per sequence to continue from, got shape {tuple(ids.shape)}; "
@@ -128,14 +130,14 @@ def generate_from_source(
     """``generate`` of the encoder-decoder models (``Transformer``, ``T5``), which share this contract.
 
     ``model`` has ``encode(src, src_padding_mask)``, ``decode(tgt_in, memory, tgt_padding_mask,
-    src_padding_mask, caches=...)``, a ``decoder`` with ``new_caches()`` and a config with ``pad_id``,
-    ``bos_id`` and ``max_len``. The source is encoded once; the decoder starts from ``<bos>`` and, with
-    ``use_cache``, processes only the newest token at each step. Generation stops at the
+    src_padding_mask, caches=...)``, a ``decoder`` with ``new_caches()``, ``src_vocab_size`` and a
+    config with ``pad_id``, ``bos_id`` and ``max_len``. The source is encoded once; the decoder starts
+    from ``<bos>`` and, with ``use_cache``, processes only the newest token at each step. Generation stops at the
     ``max_len - 1``-th new token, the last position the decoder has. Returns ``(batch, 1 + new)`` ids
     beginning with ``bos_id``.
     """
-    check_prompt("src", src, max_new_tokens)
     c = model.config
+    check_prompt("src", src, max_new_tokens, model.src_vocab_size)
     src_padding_mask = src != c.pad_id  # (batch, seq_s), True at real tokens
     caches = model.decoder.new_caches() if use_cache else None
     with eval_mode(model):

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .attention import attention_with_weights
+from .attention import attention_with_weights, fused_attention
 from .masks import combine_masks, key_mask_for_attention
 from .validate import (
     check_bool_mask,
@@ -135,7 +134,7 @@ class MultiHeadAttention(nn.Module):
         if need_weights:
             out, weights = attention_with_weights(q, k, v, mask, p)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal)
+            out = fused_attention(q, k, v, mask, p, is_causal=is_causal)
             weights = None
         return self.out_proj(self.merge_heads(out)), weights
 

@@ -74,7 +74,7 @@ class GPT(nn.Module):
         ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
         shift at every step: the cache no longer applies and each step processes the whole window.
         """
-        check_prompt("ids", ids, max_new_tokens)
+        check_prompt("ids", ids, max_new_tokens, self.config.vocab_size)
         max_len = self.config.max_len
         caches = self.blocks.new_caches() if use_cache else None
 

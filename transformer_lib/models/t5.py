@@ -55,6 +55,11 @@ class T5(nn.Module):
         self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=True, activation="gelu")
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
 
+    @property
+    def src_vocab_size(self) -> int:
+        """The number of source token ids (the vocabulary the encoder and decoder share)."""
+        return self.config.vocab_size
+
     def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
 

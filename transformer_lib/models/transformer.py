@@ -72,6 +72,11 @@ class Transformer(nn.Module):
         self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
         self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
 
+    @property
+    def src_vocab_size(self) -> int:
+        """The number of source token ids."""
+        return self.config.src_vocab_size
+
     def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
         """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
 
