@@ -4,7 +4,9 @@ The book's own run (nbval) already executes every chapter with its solutions and
 outputs (all ✅). What a student copy adds is the exercises left untouched, so this test runs only
 that: the setup cell, every cell from the first exercise on (stubs and checks; the solutions are gone),
 and the earlier cells that define a name those cells use, found by reading the code. A chapter's
-training cells run here only when an exercise needs what they define.
+training cells run here only when an exercise needs what they define. A cell run only for its
+definitions may find a model untrained and fail an assertion that nbval has already checked on the
+full chapter: it is allowed to raise. The check cells are not: each must run and print a hint.
 """
 
 from __future__ import annotations
@@ -113,6 +115,9 @@ def test_student_copy_has_no_solutions_and_checks_give_hints(path, student_copie
 
     keep = cells_a_student_copy_needs(nb)
     nb.cells = [nb.cells[i] for i in keep]
+    for cell in nb.cells[1:]:
+        if not is_check(cell):
+            cell.metadata.setdefault("tags", []).append("raises-exception")
     NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
     ).execute()
