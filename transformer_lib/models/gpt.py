@@ -80,9 +80,12 @@ class GPT(nn.Module):
 
         def next_logits(ids: torch.Tensor) -> torch.Tensor:
             if caches is not None and ids.shape[1] <= max_len:
-                start = len(caches[0])  # the positions the caches hold: first the prompt, then one token
+                # positions the caches hold: none at first (all the prompt is new), then
+                # all but the newest token
+                start = len(caches[0])
                 h = self.blocks(self.embed(ids[:, start:], start=start), caches=caches)
-                return self.lm_head(h[:, -1])  # (batch, vocab): the last position
+                # (batch, vocab): the scores at the last position
+                return self.lm_head(h[:, -1])
             return self(ids[:, -max_len:])[:, -1]
 
         return decode_loop(
