@@ -62,7 +62,7 @@ drift:
 	rm -rf $(DRIFT_VENV)
 	$(PYTHON) -m venv $(DRIFT_VENV)
 	$(DRIFT_VENV)/bin/python -m pip install -q --upgrade pip
-	$(DRIFT_VENV)/bin/python -m pip install -q --upgrade -e . $(DRIFT_TOOLS)
+	$(DRIFT_VENV)/bin/python -m pip install -q --upgrade -e ".[book]" $(DRIFT_TOOLS)
 	$(DRIFT_VENV)/bin/python -c "import sys, torch, numpy, matplotlib, nbval; \
 		print('drift: Python', sys.version.split()[0], 'torch', torch.__version__, 'numpy', \
 		numpy.__version__, 'matplotlib', matplotlib.__version__, 'nbval', nbval.__version__)"
