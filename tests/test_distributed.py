@@ -51,7 +51,7 @@ def test_two_processes_end_where_one_process_ends(tmp_path, one_process, strateg
     assert a["step"] == b["step"] == 6
     for name in a["state_dict"]:
         if name.endswith("k_proj.bias"):
-            continue  # see test_the_key_bias_has_no_gradient: AdamW turns its rounding noise into steps
+            continue  # see test_the_key_bias_has_no_gradient: AdamW amplifies its rounding noise
         torch.testing.assert_close(b["state_dict"][name], a["state_dict"][name], msg=name)
     assert "(2 process(es))" in two.stdout
     model = load_model(GPT, tmp_path / "two" / "checkpoint.pt")  # the checkpoint is a plain model file too
@@ -96,8 +96,9 @@ def test_shard_splits_a_batch_by_rank():
 def test_the_key_bias_has_no_gradient():
     """Adding a constant vector to every key adds the same number to every score of a query, which the
     softmax ignores: the key projection's bias gets a zero gradient in exact arithmetic, and rounding noise
-    (different for one process and for two) in floats. AdamW divides a gradient by its own size, so that
-    noise becomes steps of about ``lr``: the one parameter on which two runs legitimately differ."""
+    (different for one process and for two) in floats. AdamW divides a gradient by its own size (plus
+    eps), so that noise becomes steps far larger than itself (here about lr/100): the one parameter on
+    which two runs legitimately differ."""
     stream, vocab_size = train_gpt.token_stream(num_sentences=200)
     cfg = train_gpt.RunConfig(batch_size=8, seq_len=16, d_model=32, num_layers=1)
     torch.manual_seed(0)
