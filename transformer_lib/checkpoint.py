@@ -6,6 +6,7 @@ which is all ``weights_only=True`` accepts: loading never runs pickled code.
 
 from __future__ import annotations
 
+import os
 import pickle
 from dataclasses import asdict
 from pathlib import Path
@@ -14,11 +15,27 @@ import torch
 from torch import nn
 
 
-def save_model(model: nn.Module, path: str | Path) -> None:
-    """Save ``model`` (any module with a dataclass ``config``) to ``path``."""
+def save_model(
+    model: nn.Module, path: str | Path, *, state_dict: dict | None = None, extra: dict | None = None
+) -> None:
+    """Save ``model`` (any module with a dataclass ``config``) to ``path``.
+
+    ``state_dict`` replaces ``model.state_dict()`` (a training script passes the full state it gathered
+    from sharded processes); ``extra`` adds entries (an optimizer's state, a step), which must be
+    tensors, numbers, strings or containers of them. The file is replaced whole, so a crash while
+    writing never leaves half a checkpoint.
+    """
     if not hasattr(model, "config"):
         raise ValueError(f"model must have a dataclass `config` attribute, got {type(model).__name__}")
-    torch.save({"model": type(model).__name__, "config": asdict(model.config), "state_dict": model.state_dict()}, path)
+    # The class that declares config_class: a wrapper that subclasses the model (FSDP's FSDPGPT) is
+    # saved as the model it wraps, which load_model rebuilds.
+    declaring = next((c for c in type(model).__mro__ if "config_class" in vars(c)), type(model))
+    saved = {"model": declaring.__name__, "config": asdict(model.config)}
+    saved |= {"state_dict": model.state_dict() if state_dict is None else state_dict, **(extra or {})}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(saved, tmp)
+    os.replace(tmp, path)
 
 
 def load_model(model_class: type[nn.Module], path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:

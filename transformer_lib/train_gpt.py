@@ -22,7 +22,6 @@ run after ``K`` steps with a checkpoint, as a job whose time ran out.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
+from .checkpoint import save_model
 from .corpus import TopicGrammar
 from .device import generator, set_seed
 from .distributed import Process, launched_world_size, mean_over_processes, setup, shard, teardown
@@ -84,14 +84,12 @@ def full_state(trained: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[di
     return get_state_dict(trained, optimizer, options=options)
 
 
-def save_checkpoint(path: Path, config: GPTConfig, state: tuple[dict, dict], step: int, cfg: RunConfig) -> None:
-    """Write the run's state; the file is replaced whole, so a crash never leaves half a checkpoint."""
+def save_checkpoint(path: Path, model: GPT, state: tuple[dict, dict], step: int, cfg: RunConfig) -> None:
+    """Write the run's state: a model file of :func:`~transformer_lib.checkpoint.save_model`, with the
+    optimizer's state, the step and the run's settings added."""
     model_state, optimizer_state = state
-    saved = {"model": "GPT", "config": asdict(config), "state_dict": model_state}
-    saved |= {"optimizer": optimizer_state, "step": step, "run": asdict(cfg)}
-    tmp = path.with_suffix(".tmp")
-    torch.save(saved, tmp)
-    os.replace(tmp, path)
+    extra = {"optimizer": optimizer_state, "step": step, "run": asdict(cfg)}
+    save_model(model, path, state_dict=model_state, extra=extra)
 
 
 def parse(argv: list[str] | None) -> tuple[RunConfig, Path, Path | None, int | None]:
@@ -182,7 +180,7 @@ def _train(cfg: RunConfig, out: Path, resume: Path | None, stop_after: int | Non
         if done % cfg.checkpoint_every == 0 or done == last:
             state = full_state(trained, optimizer)
             if process.is_main:
-                save_checkpoint(out / "checkpoint.pt", config, state, done, cfg)
+                save_checkpoint(out / "checkpoint.pt", model, state, done, cfg)
     return losses
 
 
