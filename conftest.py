@@ -2,7 +2,9 @@ import os
 import platform
 
 import matplotlib
+from nbval import kernel as nbval_kernel
 
+from tests.kernels import unix_socket_manager
 from transformer_lib import numerics
 
 matplotlib.use("Agg")
@@ -13,6 +15,10 @@ matplotlib.use("Agg")
 NATIVE = os.environ.get("TRANSFORMER_LIB_NUMERICS") == "native"
 if not NATIVE:
     os.environ.update(numerics.canonical_settings())
+
+
+# nbval's kernels over Unix sockets: see tests/kernels.py for the race this avoids.
+nbval_kernel.KernelManager = unix_socket_manager(nbval_kernel.KernelManager)
 
 
 def pytest_configure(config):

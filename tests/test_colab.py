@@ -16,6 +16,8 @@ import sysconfig
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from kernels import unix_socket_manager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +58,13 @@ def test_chapter_runs_alone_and_installs_the_library(tmp_path, monkeypatch):
         shutil.copy(ROOT / name, source / name)
     monkeypatch.setenv("TRANSFORMER_LIB_SOURCE", str(source))
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=600, kernel_name="colab-sim", resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=600,
+        kernel_name="colab-sim",
+        kernel_manager_class=unix_socket_manager(AsyncKernelManager),
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
 
     installed = subprocess.run(
         [str(python), "-c", "import transformer_lib; print(transformer_lib.__file__)"],

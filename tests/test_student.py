@@ -19,6 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.manager import AsyncKernelManager
+from kernels import unix_socket_manager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +121,11 @@ def test_student_copy_has_no_solutions_and_checks_give_hints(path, student_copie
         if not is_check(cell):
             cell.metadata.setdefault("tags", []).append("raises-exception")
     NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "book")}}
+        nb,
+        timeout=600,
+        kernel_name="python3",
+        kernel_manager_class=unix_socket_manager(AsyncKernelManager),
+        resources={"metadata": {"path": str(ROOT / "book")}},
     ).execute()
 
     for cell in (c for c in nb.cells if is_check(c)):
