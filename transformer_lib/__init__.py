@@ -8,7 +8,8 @@ One module per idea, in the order the book introduces them:
 * :mod:`~transformer_lib.multihead` — :class:`MultiHeadAttention`
 * :mod:`~transformer_lib.layers` — :class:`AddNorm`, :class:`FeedForward`, positional encoding
 * :mod:`~transformer_lib.blocks` — encoder and decoder blocks and stacks
-* :mod:`~transformer_lib.plotting`, :mod:`~transformer_lib.checks`, :mod:`~transformer_lib.training`,
+* :mod:`~transformer_lib.plotting`, :mod:`~transformer_lib.checks`, :mod:`~transformer_lib.training`
+  (with :mod:`~transformer_lib.schedules`, the learning rate by step),
   :mod:`~transformer_lib.glue` (numbers in the prose that come from the run),
   :mod:`~transformer_lib.numerics` (the canonical numeric settings the outputs are recorded under)
 * :mod:`~transformer_lib.data` — generated copy / reverse / sort tasks (chapters 6 and 8)

@@ -12,7 +12,8 @@ does the rest, the same way for every model:
 
 The models' ``generate`` methods (``GPT.generate``, ``T5.generate``, ``Transformer.generate``) share
 one signature: ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None,
-generator=None, use_cache=True)``.
+generator=None, use_cache=True)``. :func:`beam_search_from_source` keeps several candidates instead of
+one (``Transformer.beam_search``).
 """
 
 from __future__ import annotations
@@ -161,3 +162,81 @@ def generate_from_source(
             top_k=top_k,
             generator=generator,
         )
+
+
+def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The length normalisation of Wu et al. (2016), ``((5 + length) / 6) ** alpha``, that a beam's
+    log-probability is divided by: the sum of log-probabilities only falls as a sequence grows, so
+    without it (``alpha=0``) beam search prefers short outputs."""
+    return ((5.0 + lengths) / 6.0) ** alpha
+
+
+@torch.no_grad()
+def beam_search_from_source(
+    model: nn.Module,
+    src: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    beam_size: int,
+    eos_id: int | None,
+    length_penalty: float,
+) -> torch.Tensor:
+    """Beam search for the encoder-decoder models (the contract of :func:`generate_from_source`).
+
+    Greedy decoding keeps one sequence and commits to the most likely token at every step. Beam
+    search keeps the ``beam_size`` sequences with the highest log-probability so far: at each step
+    every kept sequence is extended by every token, and the best ``beam_size`` of those
+    ``beam_size * vocab`` candidates are kept. A sequence that has produced ``eos_id`` is finished: it
+    continues with ``pad_id`` at no cost, so it competes with the unfinished ones on its final
+    score. The result is the kept sequence whose log-probability divided by
+    :func:`length_penalty_factor` is highest. ``beam_size=1`` is greedy decoding.
+
+    Returns:
+        ``(batch, 1 + new)`` ids beginning with ``bos_id``; ``new <= min(max_new_tokens, max_len - 1)``.
+    """
+    c = model.config
+    check_prompt("src", src, max_new_tokens, model.src_vocab_size)
+    if not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
+    if length_penalty < 0:
+        raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
+    batch, k, device = src.shape[0], beam_size, src.device
+    # row b * k + j holds beam j of source b
+    src = src.repeat_interleave(k, dim=0)
+    src_padding_mask = src != c.pad_id
+    caches = model.decoder.new_caches()
+    with eval_mode(model):
+        # (batch * k, seq_s, d_model): the beams of one source share its memory, so reordering beams
+        # within a source never needs to move it
+        memory = model.encode(src, src_padding_mask)
+        ids = torch.full((batch * k, 1), c.bos_id, dtype=torch.long, device=device)
+        # (batch, k) log-probability of each beam; the k beams start identical, so only one is live
+        scores = torch.full((batch, k), float("-inf"), device=device)
+        scores[:, 0] = 0.0
+        done = torch.zeros(batch * k, dtype=torch.bool, device=device)
+        lengths = torch.zeros(batch * k, device=device)
+        first_row = torch.arange(batch, device=device)[:, None] * k
+        for _ in range(min(max_new_tokens, c.max_len - 1)):
+            new = ids[:, len(caches[0]) :]
+            # (batch * k, vocab)
+            log_probs = model.decode(new, memory, None, src_padding_mask, caches=caches)[:, -1].log_softmax(dim=-1)
+            vocab = log_probs.shape[-1]
+            # a finished beam has one continuation, padding, which keeps its score
+            log_probs[done] = float("-inf")
+            log_probs[done, c.pad_id] = 0.0
+            # (batch, k * vocab): every continuation of every beam of a source
+            candidates = (scores.reshape(-1, 1) + log_probs).view(batch, k * vocab)
+            scores, best = candidates.topk(k, dim=-1)
+            # (batch * k,): the row each new beam continues, and its new token
+            rows = (first_row + best // vocab).view(-1)
+            token = (best % vocab).view(-1)
+            ids = torch.cat([ids[rows], token[:, None]], dim=1)
+            for cache in caches:
+                cache.reorder(rows)
+            lengths = lengths[rows] + (~done[rows]).float()
+            done = done[rows] | (token == eos_id) if eos_id is not None else done[rows]
+            if done.all():
+                break
+        # (batch, k): the final ranking, by length-normalised log-probability
+        final = scores / length_penalty_factor(lengths, length_penalty).view(batch, k)
+        return ids[(first_row[:, 0] + final.argmax(dim=-1))]

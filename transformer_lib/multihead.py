@@ -45,6 +45,17 @@ class KVCache:
         self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
         return self.k, self.v
 
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Keep the batch rows ``rows`` (``(batch,)`` indices, repeats allowed), in that order: beam
+        search continues some sequences twice and drops others."""
+        if self.k is not None:
+            self.k, self.v = self.k[rows], self.v[rows]
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the cached keys and values take, in bytes."""
+        return 0 if self.k is None else self.k.nbytes + self.v.nbytes
+
 
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with separate query, key, value and output projections.

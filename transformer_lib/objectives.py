@@ -73,7 +73,7 @@ def mask_tokens(
     return inputs, labels
 
 
-def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def token_loss(logits: torch.Tensor, labels: torch.Tensor, *, label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy over the positions whose label is not :data:`IGNORE`.
 
     The loss of every objective: masked language modelling (labels from :func:`mask_tokens`),
@@ -83,23 +83,31 @@ def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     Args:
         logits: ``(batch, seq, vocab)``.
         labels: ``(batch, seq)`` token ids, :data:`IGNORE` where a position does not count.
+        label_smoothing: ``eps`` in [0, 1]: the target of each position puts ``1 - eps`` on its label
+            and spreads ``eps`` evenly over the whole vocabulary (Szegedy et al., 2016; the Transformer
+            paper used 0.1). The model is no longer pushed to infinite confidence.
     """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     check_rank("logits", logits, 3, "(batch, seq, vocab)")
     if labels.shape != logits.shape[:2]:
         raise ValueError(f"labels must have shape (batch, seq) = {tuple(logits.shape[:2])}, got {shape_str(labels)}")
-    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
+    return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE, label_smoothing=label_smoothing)
 
 
-def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
+def sequence_loss(
+    logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD, *, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Mean cross-entropy of ``logits`` ``(batch, seq_t, vocab)`` against the targets ``tgt_out``
-    ``(batch, seq_t)``, over the non-padding positions only: :func:`token_loss` with padding ignored."""
+    ``(batch, seq_t)``, over the non-padding positions only: :func:`token_loss` with padding ignored
+    (and its ``label_smoothing``)."""
     check_token_ids("tgt_out", tgt_out, "(batch, seq_t)")
     check_rank("logits", logits, 3, "(batch, seq_t, vocab)")
     if logits.shape[:2] != tgt_out.shape:
         raise ValueError(
             f"tgt_out must have shape (batch, seq_t) = {tuple(logits.shape[:2])}, got {shape_str(tgt_out)}"
         )
-    return token_loss(logits, tgt_out.masked_fill(tgt_out == pad_id, IGNORE))
+    return token_loss(logits, tgt_out.masked_fill(tgt_out == pad_id, IGNORE), label_smoothing=label_smoothing)
 
 
 def causal_lm_shift(ids: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

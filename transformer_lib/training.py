@@ -21,6 +21,8 @@ def train(
     clip_norm: float | None = 1.0,
     progress: bool = True,
     desc: str = "training",
+    schedule: Callable[[int], float] | None = None,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> list[float]:
     """Train ``model`` with AdamW for ``steps`` steps and return the loss of every step.
 
@@ -29,10 +31,13 @@ def train(
         next_batch: ``next_batch(step)`` returns the batch for that step (already on the device).
         loss_fn: ``loss_fn(model, batch)`` returns the scalar loss to minimise.
         steps: number of optimizer steps.
-        lr, weight_decay: AdamW's settings.
+        lr, weight_decay, betas: AdamW's settings.
         clip_norm: clip the gradients' global norm to this value (``None``: no clipping).
         progress: show a progress bar (on stdout) with the running loss.
         desc: the progress bar's label.
+        schedule: ``schedule(step)`` for the 1-based step, e.g.
+            :func:`~transformer_lib.schedules.warmup_schedule`: step ``s`` uses ``lr * schedule(s)``.
+            ``None``: ``lr`` at every step.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
@@ -40,7 +45,7 @@ def train(
     # The fused kernel computes sqrt itself: the default path calls MKL's vector sqrt, which is not
     # correctly rounded and rounds differently on different CPUs (the book's outputs must not).
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas, fused=fused)
     losses: list[float] = []
     model.train()
     # A text bar (live in a notebook); refreshed rarely, since the website shows every refresh as a line.
@@ -49,6 +54,9 @@ def train(
         loss = loss_fn(model, next_batch(step))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"the loss became {loss.item()} at step {step}; lower lr")
+        if schedule is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr * schedule(step + 1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip_norm is not None:

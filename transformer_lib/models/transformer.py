@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..blocks import Decoder, Encoder
-from ..generation import generate_from_source
+from ..generation import beam_search_from_source, generate_from_source
 from ..layers import Embeddings
 from ..multihead import KVCache, MultiHeadAttention
 from ..tokens import BOS, PAD
@@ -47,6 +47,9 @@ class TransformerConfig:
     activation: str = "relu"
     pad_id: int = PAD
     bos_id: int = BOS  # the decoder's start token
+    # One matrix for the source embedding, the target embedding and the output projection (section
+    # 3.4 of the paper, with a vocabulary shared by both languages): needs src_vocab_size == tgt_vocab_size.
+    tie_embeddings: bool = False
 
 
 def _check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor, layout: str) -> None:
@@ -71,6 +74,15 @@ class Transformer(nn.Module):
         self.encoder = Encoder(c.num_encoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
         self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
         self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
+        if c.tie_embeddings:
+            if c.src_vocab_size != c.tgt_vocab_size:
+                raise ValueError(
+                    "tie_embeddings needs one vocabulary for source and target, got "
+                    f"src_vocab_size={c.src_vocab_size} and tgt_vocab_size={c.tgt_vocab_size}"
+                )
+            # The same Parameter in three places: one (vocab, d_model) matrix, trained by all three.
+            self.tgt_embed.token.weight = self.src_embed.token.weight
+            self.lm_head.weight = self.src_embed.token.weight
 
     @property
     def src_vocab_size(self) -> int:
@@ -168,6 +180,26 @@ class Transformer(nn.Module):
         )
 
     @torch.no_grad()
+    def beam_search(
+        self,
+        src: torch.Tensor,
+        max_new_tokens: int,
+        beam_size: int = 4,
+        eos_id: int | None = None,
+        length_penalty: float = 0.6,
+    ) -> torch.Tensor:
+        """The most likely output for ``src`` (``(batch, seq_s)``) among ``beam_size`` candidates kept at
+        every step, instead of :meth:`generate`'s single greedy one; the paper used ``beam_size=4`` and
+        ``length_penalty=0.6``. See :func:`~transformer_lib.generation.beam_search_from_source`.
+
+        Returns:
+            ``(batch, 1 + new)`` ids starting with ``bos_id``, ``pad_id`` after ``eos_id``.
+        """
+        return beam_search_from_source(
+            self, src, max_new_tokens, beam_size=beam_size, eos_id=eos_id, length_penalty=length_penalty
+        )
+
+    @torch.no_grad()
     def attention_maps(
         self,
         src: torch.Tensor,
@@ -206,7 +238,8 @@ class Transformer(nn.Module):
         return maps
 
     def parameter_counts(self) -> dict[str, int]:
-        """Number of parameters of each component, plus ``"total"``."""
+        """Number of parameters of each component, plus ``"total"`` (where embeddings are tied, the
+        shared matrix is counted in each component that uses it, and once in the total)."""
         groups = {
             "source embedding": self.src_embed,
             "target embedding": self.tgt_embed,
