@@ -27,6 +27,7 @@ import transformer_lib as tl
 from transformer_lib.generation import sample_next
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
+from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import Transformer, TransformerConfig
 
@@ -316,6 +317,7 @@ def test_blocks_match_torch(device, batch, seq_t, seq_s, norm_first, activation,
 MODEL_CONFIGS = {
     Bert: BertConfig(12, d_model=8, num_heads=2, num_layers=1, d_ff=16, max_len=6),
     GPT: GPTConfig(12, d_model=8, num_heads=2, num_layers=1, d_ff=16, max_len=6),
+    Llama: LlamaConfig(12, d_model=8, num_heads=2, num_kv_heads=1, num_layers=1, d_ff=16, max_len=6),
     T5: T5Config(12, d_model=8, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, d_ff=16, max_len=6),
     Transformer: TransformerConfig(12, 12, d_model=8, num_heads=2, d_ff=16, num_encoder_layers=1, max_len=6),
 }
@@ -357,7 +359,7 @@ def test_models_forward_and_generate(
     out = outcome(call, [names[0], "max_new_tokens", "temperature", "top_k"])
     if out is None:
         return
-    prefix = seq if cls is GPT else 1
+    prefix = seq if cls in (GPT, Llama) else 1
     assert out.shape[0] == batch and prefix <= out.shape[1] <= prefix + max_new_tokens
     assert out.dtype == torch.long and (0 <= out).all() and (out < 12).all()
 

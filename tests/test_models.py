@@ -16,6 +16,7 @@ from transformer_lib.checkpoint import load_model, save_model
 from transformer_lib.generation import sample_next
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
+from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import Transformer, TransformerConfig
 from transformer_lib.tokens import BOS, EOS, PAD
@@ -25,11 +26,13 @@ SMALL = dict(d_model=16, num_heads=2, d_ff=32, max_len=12)
 CONFIGS = {
     Bert: BertConfig(V, num_layers=2, num_classes=4, **SMALL),
     GPT: GPTConfig(V, num_layers=2, **SMALL),
+    Llama: LlamaConfig(V, num_layers=2, num_kv_heads=1, **SMALL),
     T5: T5Config(V, num_encoder_layers=2, num_decoder_layers=1, **SMALL),
     Transformer: TransformerConfig(V, V, num_encoder_layers=1, num_decoder_layers=2, **SMALL),
 }
 MODELS = list(CONFIGS)
-GENERATORS = [GPT, T5, Transformer]
+GENERATORS = [GPT, Llama, T5, Transformer]
+DECODER_ONLY = [GPT, Llama]
 ENCODER_DECODERS = [T5, Transformer]
 
 
@@ -106,10 +109,10 @@ def test_contract_generate_greedy_cache_and_training_mode(cls):
     ]
     assert torch.equal(*sampled)
     model.eval()
-    prefix = x if cls is GPT else torch.full((3, 1), BOS)
+    prefix = x if cls in DECODER_ONLY else torch.full((3, 1), BOS)
     assert greedy.shape == (3, prefix.shape[1] + 6) and torch.equal(greedy[:, : prefix.shape[1]], prefix)
     # greedy: every new token is the argmax of the forward pass over what came before it
-    logits = model(greedy[:, :-1]) if cls is GPT else model(x, greedy[:, :-1])
+    logits = model(greedy[:, :-1]) if cls in DECODER_ONLY else model(x, greedy[:, :-1])
     start = prefix.shape[1] - 1
     assert torch.equal(logits[:, start:].argmax(-1), greedy[:, start + 1 :])
 
@@ -118,7 +121,7 @@ def test_contract_generate_greedy_cache_and_training_mode(cls):
 def test_contract_generate_pads_after_eos_and_stops_when_all_finished(cls):
     model = make(cls)
     x = ids(3, 4)
-    start = x.shape[1] if cls is GPT else 1
+    start = x.shape[1] if cls in DECODER_ONLY else 1
     force_next_token(model, [EOS, 7, 8])  # row 0 ends at once, rows 1 and 2 never
     out = model.generate(x, 4, eos_id=EOS)
     assert out[0, start:].tolist() == [EOS, PAD, PAD, PAD]
@@ -135,13 +138,13 @@ def test_contract_generate_rejects_an_empty_prompt(cls):
         make(cls).generate(ids(), -1)
 
 
-@pytest.mark.parametrize("cls", [GPT, T5, Transformer], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", GENERATORS, ids=lambda c: c.__name__)
 def test_contract_the_decoder_cannot_see_the_future(cls):
     model = make(cls)
     tgt = ids(2, 8)
     changed = tgt.clone()
     changed[:, 5:] = ids(2, 3, 9)  # change the last three tokens
-    run = model if cls is GPT else (lambda t: model(ids(2, 6, 4), t))
+    run = model if cls in DECODER_ONLY else (lambda t: model(ids(2, 6, 4), t))
     torch.testing.assert_close(run(tgt)[:, :5], run(changed)[:, :5])
     assert not torch.allclose(run(tgt)[:, 5:], run(changed)[:, 5:])
 
@@ -189,8 +192,9 @@ def test_encoder_decoders_stop_at_their_last_position():
         assert make(cls).generate(ids(1, 6), max_new_tokens=50).shape[1] == SMALL["max_len"]
 
 
-def test_gpt_generates_beyond_max_len_with_a_sliding_window():
-    model = make(GPT)
+@pytest.mark.parametrize("cls", DECODER_ONLY, ids=lambda c: c.__name__)
+def test_decoder_only_models_generate_beyond_max_len_with_a_sliding_window(cls):
+    model = make(cls)
     out = [model.generate(ids(3, 5), max_new_tokens=30, use_cache=c) for c in (True, False)]
     assert out[0].shape == (3, 35) and torch.equal(*out)
 

@@ -6,7 +6,9 @@ One module per idea, in the order the book introduces them:
 * :mod:`~transformer_lib.masks` — padding and subsequent masks (boolean, True = may attend)
 * :mod:`~transformer_lib.attention` — scaled dot-product attention, with weights or fused
 * :mod:`~transformer_lib.multihead` — :class:`MultiHeadAttention`
-* :mod:`~transformer_lib.layers` — :class:`AddNorm`, :class:`FeedForward`, positional encoding
+* :mod:`~transformer_lib.layers` — :class:`AddNorm`, :class:`FeedForward`, positional encoding; the
+  modern decoder's :class:`RMSNorm` and :class:`SwiGLU`; :mod:`~transformer_lib.rotary` — rotary
+  position embeddings
 * :mod:`~transformer_lib.blocks` — encoder and decoder blocks and stacks
 * :mod:`~transformer_lib.plotting`, :mod:`~transformer_lib.checks`, :mod:`~transformer_lib.training`
   (with :mod:`~transformer_lib.schedules`, the learning rate by step),
@@ -15,9 +17,11 @@ One module per idea, in the order the book introduces them:
 * :mod:`~transformer_lib.data` — generated copy / reverse / sort tasks (chapters 6 and 8)
 * :mod:`~transformer_lib.tokens` — the special-token layout (PAD, BOS, EOS, UNK, MASK) and ``IGNORE``
 * :mod:`~transformer_lib.models` — one file per model: ``transformer`` (encoder-decoder), ``bert``,
-  ``gpt``, ``t5``; with :mod:`~transformer_lib.generation` (one decoding loop for every model),
+  ``gpt``, ``t5``, ``llama`` (the modern decoder); with :mod:`~transformer_lib.generation` (one
+  decoding loop for every model),
   :mod:`~transformer_lib.tokenizer`, :mod:`~transformer_lib.corpus` (a generated language with known
-  entropy), :mod:`~transformer_lib.objectives`, :mod:`~transformer_lib.checkpoint`
+  entropy), :mod:`~transformer_lib.python_docs` (real text: the Python documentation and a BPE
+  tokenizer), :mod:`~transformer_lib.objectives`, :mod:`~transformer_lib.checkpoint`
 * :mod:`~transformer_lib.cost` (timing and memory), :mod:`~transformer_lib.timeseries` (regression)
 
 **The vocabulary**, the same in every module:
@@ -45,7 +49,16 @@ from .attention import fast_attention, scaled_dot_product_attention
 from .blocks import Decoder, DecoderBlock, DecoderOnly, Encoder, EncoderBlock
 from .device import generator, get_device, set_seed, shift_seed
 from .glue import glue
-from .layers import AddNorm, Embeddings, FeedForward, PositionalEncoding, ResidualSublayer, sinusoidal_encoding
+from .layers import (
+    AddNorm,
+    Embeddings,
+    FeedForward,
+    PositionalEncoding,
+    ResidualSublayer,
+    RMSNorm,
+    SwiGLU,
+    sinusoidal_encoding,
+)
 from .masks import (
     combine_masks,
     key_mask_for_attention,
@@ -71,7 +84,9 @@ __all__ = [
     "KVCache",
     "MultiHeadAttention",
     "PositionalEncoding",
+    "RMSNorm",
     "ResidualSublayer",
+    "SwiGLU",
     "combine_masks",
     "fast_attention",
     "generator",

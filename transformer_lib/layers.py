@@ -1,5 +1,6 @@
 """The small layers a Transformer block is made of: residual + normalization, the position-wise
-feed-forward network, and the sinusoidal positional encoding."""
+feed-forward network, and the sinusoidal positional encoding; and the modern decoder's RMSNorm and
+SwiGLU feed-forward network."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .validate import (
     check_floating,
     check_id_range,
     check_last_dim,
+    check_positions,
     check_rank,
     check_same_dtype,
     check_same_shape,
@@ -111,6 +113,51 @@ class FeedForward(nn.Module):
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
+class RMSNorm(nn.Module):
+    r"""Root-mean-square normalization (Zhang and Sennrich, 2019), the norm of Llama-style decoders.
+
+    ``RMSNorm(x) = x / sqrt(mean(x^2) + eps) * weight`` over the last dimension: LayerNorm without
+    subtracting the mean and without the bias. The same as ``torch.nn.RMSNorm(d_model, eps)``.
+
+    ``(..., d_model)`` -> same shape.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-6):
+        super().__init__()
+        self.d_model, self.eps = d_model, eps
+        self.weight = nn.Parameter(torch.ones(d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_floating("x", x)
+        check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
+        check_same_dtype("x", x, "the module's weights", self.weight)
+        return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
+
+
+class SwiGLU(nn.Module):
+    """The gated feed-forward network of Llama-style decoders (Shazeer, 2020).
+
+    ``w_down(silu(w_gate(x)) * w_up(x))``: a SiLU-activated gate multiplies a second linear map of the
+    input, element by element. Three ``d_model x d_ff`` matrices and no biases, so ``d_ff`` about 2/3
+    of a :class:`FeedForward`'s has the same number of parameters.
+
+    ``(..., d_model)`` -> same shape.
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+        super().__init__()
+        self.d_model = d_model
+        self.w_gate = nn.Linear(d_model, d_ff, bias=False)
+        self.w_up = nn.Linear(d_model, d_ff, bias=False)
+        self.w_down = nn.Linear(d_ff, d_model, bias=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
+        check_same_dtype("x", x, "the module's weights", self.w_gate.weight)
+        return self.w_down(self.dropout(nn.functional.silu(self.w_gate(x)) * self.w_up(x)))
+
+
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     r"""The sinusoidal positional encoding of Vaswani et al. (2017).
 
@@ -152,15 +199,6 @@ class PositionalEncoding(nn.Module):
     def add(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """:meth:`forward` without its checks, for :class:`Embeddings`, which checks its ids itself."""
         return self.dropout(x + self.pe[start : start + x.shape[1]])
-
-
-def check_positions(name: str, seq: int, start: int, max_len: int) -> None:
-    """Raise ``ValueError`` unless positions ``start .. start + seq - 1`` lie in ``[0, max_len)``."""
-    if start < 0 or start + seq > max_len:
-        raise ValueError(
-            f"{name} has {seq} positions starting at position {start}, more than max_len={max_len} allows "
-            f"(positions 0..{max_len - 1})"
-        )
 
 
 class Embeddings(nn.Module):

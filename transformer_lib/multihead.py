@@ -1,5 +1,10 @@
 """Multi-head attention: ``num_heads`` attentions of width ``d_model / num_heads`` side by side.
 
+With ``num_kv_heads < num_heads`` it is grouped-query attention (Ainslie et al., 2023): each key/value
+head serves ``num_heads / num_kv_heads`` query heads, and a KV cache holds only ``num_kv_heads`` heads
+(``num_kv_heads=1`` is multi-query attention, Shazeer 2019). With a ``rotary`` embedding, queries and
+keys are rotated by their positions (:mod:`transformer_lib.rotary`).
+
 **Mask convention**: boolean, ``True`` = may attend, for both ``attn_mask`` and
 ``key_padding_mask`` (the opposite of ``nn.MultiheadAttention``, see :mod:`transformer_lib.masks`).
 """
@@ -13,6 +18,7 @@ from torch import nn
 
 from .attention import attention_with_weights, fused_attention
 from .masks import combine_masks, key_mask_for_attention
+from .rotary import RotaryEmbedding
 from .validate import (
     check_bool_mask,
     check_broadcastable,
@@ -28,9 +34,10 @@ from .validate import (
 class KVCache:
     """The keys and values one self-attention layer has computed so far, for fast generation.
 
-    A decoder that generates one token at a time would otherwise recompute the keys and values of
-    every earlier position at every step. With a cache, each step projects only the new positions
-    and appends them. ``k`` and ``v`` are ``(batch, heads, seq_so_far, d_k)``; both start as None.
+        A decoder that generates one token at a time would otherwise recompute the keys and values of
+        every earlier position at every step. With a cache, each step projects only the new positions
+        and appends them. ``k`` and ``v`` are ``(batch, kv_heads, seq_so_far, d_k)`` (``kv_heads`` is the number
+    of heads, or of key/value heads with grouped-query attention); both start as None.
     """
 
     k: torch.Tensor | None = None
@@ -65,9 +72,23 @@ class MultiHeadAttention(nn.Module):
         num_heads: number of heads; each has width ``d_k = d_model // num_heads``.
         dropout: dropout on the attention weights (active in training mode only).
         bias: whether the four projections have biases.
+        num_kv_heads: number of key/value heads, a divisor of ``num_heads`` (``None``: ``num_heads``,
+            ordinary multi-head attention). ``k_proj`` and ``v_proj`` then map ``d_model`` to
+            ``num_kv_heads * d_k``.
+        rotary: a :class:`~transformer_lib.rotary.RotaryEmbedding` of width ``d_k`` (self-attention
+            only): queries and keys are rotated by their positions, cached keys at their own.
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        *,
+        num_kv_heads: int | None = None,
+        rotary: RotaryEmbedding | None = None,
+    ):
         super().__init__()
         if d_model <= 0 or num_heads <= 0:
             raise ValueError(f"d_model and num_heads must be positive, got {d_model} and {num_heads}")
@@ -76,17 +97,27 @@ class MultiHeadAttention(nn.Module):
                 f"d_model must be divisible by num_heads so each head has width d_model / num_heads, "
                 f"got d_model={d_model} and num_heads={num_heads}"
             )
+        num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        if num_kv_heads <= 0 or num_heads % num_kv_heads != 0:
+            raise ValueError(
+                f"num_kv_heads must divide num_heads so that each key/value head serves as many query heads, "
+                f"got num_heads={num_heads} and num_kv_heads={num_kv_heads}"
+            )
         self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
+        self.num_kv_heads = num_kv_heads
+        if rotary is not None and rotary.head_dim != self.d_k:
+            raise ValueError(f"rotary must rotate heads of width d_k={self.d_k}, got head_dim={rotary.head_dim}")
+        self.rotary = rotary
         self.dropout = dropout
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, num_kv_heads * self.d_k, bias=bias)
+        self.v_proj = nn.Linear(d_model, num_kv_heads * self.d_k, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq, d_model)`` -> ``(batch, heads, seq, d_k)``."""
-        b, s, _ = x.shape
-        return x.view(b, s, self.num_heads, self.d_k).transpose(1, 2)
+        """``(batch, seq, heads * d_k)`` -> ``(batch, heads, seq, d_k)`` (query or key/value heads)."""
+        b, s, width = x.shape
+        return x.view(b, s, width // self.d_k, self.d_k).transpose(1, 2)
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, heads, seq, d_k)`` -> ``(batch, seq, d_model)``: the heads concatenated."""
@@ -130,10 +161,17 @@ class MultiHeadAttention(nn.Module):
         seq_q, seq_k = query.shape[1], past + memory.shape[1]
 
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
-        k = self.split_heads(self.k_proj(memory))  # (batch, heads, seq_k - past, d_k)
+        k = self.split_heads(self.k_proj(memory))  # (batch, kv_heads, seq_k - past, d_k)
         v = self.split_heads(self.v_proj(memory))
+        if self.rotary is not None:
+            # the new positions start after the cached ones; cached keys were rotated when cached
+            q, k = self.rotary(q, start=past), self.rotary(k, start=past)
         if cache is not None:
-            k, v = cache.append(k, v)  # (batch, heads, seq_k, d_k)
+            k, v = cache.append(k, v)  # (batch, kv_heads, seq_k, d_k)
+        if self.num_kv_heads < self.num_heads:
+            # each key/value head serves num_heads / num_kv_heads consecutive query heads
+            group = self.num_heads // self.num_kv_heads
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         p = self.dropout if self.training else 0.0
         mask = combine_masks(attn_mask, key_padding_mask)
         if is_causal and (need_weights or mask is not None or past > 0):
@@ -162,6 +200,8 @@ class MultiHeadAttention(nn.Module):
         to ``(batch, 1, 1, seq_k)``."""
         if cache is not None and memory is not None:
             raise ValueError("cache is for self-attention: pass memory=None with a cache")
+        if self.rotary is not None and memory is not None:
+            raise ValueError("rotary positions are for self-attention: pass memory=None to a rotary attention")
         memory = query if memory is None else memory
         check_rank("query", query, 3, "(batch, seq_q, d_model)")
         check_rank("memory", memory, 3, "(batch, seq_k, d_model)")
@@ -220,6 +260,11 @@ class MultiHeadAttention(nn.Module):
 
     def to_torch(self) -> nn.MultiheadAttention:
         """Return a ``batch_first`` ``nn.MultiheadAttention`` with this module's weights."""
+        if self.num_kv_heads != self.num_heads or self.rotary is not None:
+            raise ValueError(
+                "nn.MultiheadAttention has neither grouped key/value heads nor rotary positions: only a module "
+                "with num_kv_heads == num_heads and no rotary can be converted"
+            )
         bias = self.q_proj.bias is not None
         w = self.q_proj.weight
         module = nn.MultiheadAttention(

@@ -118,3 +118,12 @@ def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], 
     )
     if not ok:
         raise ValueError(f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}")
+
+
+def check_positions(name: str, seq: int, start: int, max_len: int) -> None:
+    """Raise ``ValueError`` unless positions ``start .. start + seq - 1`` lie in ``[0, max_len)``."""
+    if start < 0 or start + seq > max_len:
+        raise ValueError(
+            f"{name} has {seq} positions starting at position {start}, more than max_len={max_len} allows "
+            f"(positions 0..{max_len - 1})"
+        )

@@ -1,0 +1,162 @@
+"""A Llama-like decoder-only language model (Touvron et al., 2023), in one readable file.
+
+    ids ──Embedding──[ LlamaBlock x num_layers ]──RMSNorm──Linear── logits
+
+    LlamaBlock:  x = x + Attention(RMSNorm(x))    causal, grouped-query, rotary positions
+                 x = x + SwiGLU(RMSNorm(x))
+
+It is the GPT-like model of :mod:`~transformer_lib.models.gpt` with the four changes that decoders
+made after 2020, each a library module:
+
+* :class:`~transformer_lib.layers.RMSNorm` instead of LayerNorm (no mean, no bias);
+* rotary position embeddings (:mod:`~transformer_lib.rotary`) inside attention instead of a position
+  vector added to the token embedding, so ``embed`` is a plain ``nn.Embedding``;
+* the :class:`~transformer_lib.layers.SwiGLU` feed-forward network instead of GELU;
+* grouped-query attention, :class:`~transformer_lib.multihead.MultiHeadAttention` with
+  ``num_kv_heads < num_heads``: the KV cache shrinks by ``num_heads / num_kv_heads``;
+
+and no biases in any linear map. Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``;
+the logits at position t score the token at t + 1 (the causal mask, as in the GPT-like model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..generation import check_prompt, decode_loop
+from ..layers import RMSNorm, SwiGLU
+from ..multihead import KVCache, MultiHeadAttention
+from ..rotary import RotaryEmbedding
+from ..tokens import PAD
+from ..validate import check_id_range, check_positions, check_token_ids
+
+
+@dataclass
+class LlamaConfig:
+    """The sizes of a :class:`Llama`. ``d_ff`` is SwiGLU's hidden width: three matrices instead of two,
+    so about 2/3 of a GELU network's width gives the same parameter count (2/3 of the GPT-like model's
+    256 is 171; the default is the multiple of 16 above it)."""
+
+    vocab_size: int
+    d_model: int = 64
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    num_layers: int = 2
+    d_ff: int = 176
+    max_len: int = 64
+    dropout: float = 0.0
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-6
+    pad_id: int = PAD
+
+
+class LlamaBlock(nn.Module):
+    """Pre-norm decoder block: RMSNorm, causal grouped-query attention with rotary positions, residual;
+    RMSNorm, SwiGLU, residual. ``(batch, seq, d_model)`` -> same shape."""
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        num_kv_heads: int,
+        d_ff: int,
+        rotary: RotaryEmbedding,
+        dropout: float = 0.0,
+        norm_eps: float = 1e-6,
+    ):
+        super().__init__()
+        self.attn_norm = RMSNorm(d_model, norm_eps)
+        self.attn = MultiHeadAttention(
+            d_model, num_heads, dropout, bias=False, num_kv_heads=num_kv_heads, rotary=rotary
+        )
+        self.ffn_norm = RMSNorm(d_model, norm_eps)
+        self.ffn = SwiGLU(d_model, d_ff, dropout)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None) -> torch.Tensor:
+        """``x`` ``(batch, seq, d_model)``; with ``cache``, ``x`` holds only the positions it has not seen."""
+        x = x + self.dropout(self.attn(self.attn_norm(x), is_causal=True, cache=cache)[0])
+        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+
+
+class Llama(nn.Module):
+    """Llama-like decoder-only language model."""
+
+    config_class = LlamaConfig
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__()
+        self.config = c = config
+        self.embed = nn.Embedding(c.vocab_size, c.d_model)
+        # one table of rotations, shared by every layer's attention
+        self.rotary = RotaryEmbedding(c.d_model // c.num_heads, c.max_len, c.rope_base)
+        self.blocks = nn.ModuleList(
+            LlamaBlock(c.d_model, c.num_heads, c.num_kv_heads, c.d_ff, self.rotary, c.dropout, c.norm_eps)
+            for _ in range(c.num_layers)
+        )
+        self.norm = RMSNorm(c.d_model, c.norm_eps)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+
+    def new_caches(self) -> list[KVCache]:
+        """One empty :class:`KVCache` per block, for :meth:`forward` with ``caches``."""
+        return [KVCache() for _ in self.blocks]
+
+    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None) -> torch.Tensor:
+        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
+
+        With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: their
+        rotations start at ``len(caches[0])``.
+        """
+        if caches is not None and len(caches) != len(self.blocks):
+            raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
+        start = 0 if caches is None else len(caches[0])
+        check_token_ids("ids", ids)
+        check_positions("ids", ids.shape[1], start, self.config.max_len)
+        check_id_range("ids", ids, self.config.vocab_size)
+        x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
+        for i, block in enumerate(self.blocks):
+            x = block(x, cache=None if caches is None else caches[i])
+        return self.lm_head(self.norm(x))  # (batch, seq, vocab)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        ids: torch.Tensor,
+        max_new_tokens: int,
+        eos_id: int | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
+        """Continue the prompts ``ids`` (``(batch, seq)``) one token at a time, as ``GPT.generate`` does
+        (same arguments; greedy at ``temperature=0``). Returns ``(batch, seq + new)``.
+
+        With ``use_cache`` each block keeps the rotated keys and the values of the positions it has
+        seen, ``num_kv_heads`` heads of them. Beyond ``max_len`` tokens the model sees the last
+        ``max_len`` as a sliding window, without the cache.
+        """
+        check_prompt("ids", ids, max_new_tokens, self.config.vocab_size)
+        max_len = self.config.max_len
+        caches = self.new_caches() if use_cache else None
+
+        def next_logits(ids: torch.Tensor) -> torch.Tensor:
+            if caches is not None and ids.shape[1] <= max_len:
+                # the positions the caches do not hold yet: the whole prompt, then the newest token
+                return self(ids[:, len(caches[0]) :], caches=caches)[:, -1]
+            return self(ids[:, -max_len:])[:, -1]
+
+        return decode_loop(
+            self,
+            next_logits,
+            ids,
+            max_new_tokens,
+            eos_id=eos_id,
+            pad_id=self.config.pad_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+        )
