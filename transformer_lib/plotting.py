@@ -1,4 +1,6 @@
-"""Figures the chapters share: attention heatmaps, mask pictures and training curves.
+"""Figures the chapters share: attention heatmaps, mask pictures and training curves, and the
+architecture diagrams of :mod:`transformer_lib.diagrams` (``draw_transformer``, ``draw_multihead``,
+``draw_cross_attention``, ``draw_kv_cache``), importable from here too.
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None) and returns the
 figure, with labelled axes, a title and a colour bar where colour carries a value.
@@ -13,6 +15,20 @@ import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
+
+from .diagrams import draw_cross_attention, draw_kv_cache, draw_multihead, draw_transformer
+
+__all__ = [
+    "draw_cross_attention",
+    "draw_kv_cache",
+    "draw_multihead",
+    "draw_transformer",
+    "plot_attention",
+    "plot_curves",
+    "plot_heads",
+    "plot_mask",
+    "use_book_style",
+]
 
 
 def _to_numpy(t: torch.Tensor | np.ndarray, name: str, rank: int) -> np.ndarray:
