@@ -34,9 +34,12 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# The second pass stores what Jupyter shows: consecutive stream outputs merged and text overwritten by a
+# carriage return dropped, so a progress bar leaves its final state, not one line per refresh.
 execute: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False $(NOTEBOOKS)
+	$(BIN)/jupyter nbconvert --to notebook --inplace --CoalesceStreamsPreprocessor.enabled=True $(NOTEBOOKS)
 
 # Claims that hold for any run: every chapter executed (outputs not compared) with strict checks
 # (a failed exercise check raises), (a) with the machine's native numerics and 2 threads,

@@ -84,3 +84,23 @@ def test_setup_cell_installs_from_the_configured_repository(path):
 def test_setup_cells_are_identical():
     setups = {"".join(code_cells(p)[0]["source"]) for p in NOTEBOOKS}
     assert len(setups) == 1, "every chapter must start with the same setup cell"
+
+
+# A tqdm bar part-way (0-99 %): a refresh that a terminal or Jupyter would have overwritten.
+PARTIAL_BAR = re.compile(r"(?<![\d.])\d{1,2}%\|")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_outputs_hold_no_progress_bar_remnants(path):
+    """`make execute` stores what Jupyter shows (its second pass coalesces the streams): a progress bar's
+    final state, not one line per refresh and no carriage returns that the site would print as lines."""
+    remnants = []
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        for output in cell.get("outputs", []):
+            if output["output_type"] != "stream":
+                continue
+            text = "".join(output["text"])
+            if "\r" in text or PARTIAL_BAR.search(text):
+                line = next(x for x in text.replace("\r", "\n").splitlines() if x.strip())
+                remnants.append(f"cell {index}: {line[:80]!r}")
+    assert not remnants, f"{path.name}: progress-bar remnants (run `make execute`):\n" + "\n".join(remnants)
