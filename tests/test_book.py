@@ -104,3 +104,19 @@ def test_stored_outputs_hold_no_progress_bar_remnants(path):
                 line = next(x for x in text.replace("\r", "\n").splitlines() if x.strip())
                 remnants.append(f"cell {index}: {line[:80]!r}")
     assert not remnants, f"{path.name}: progress-bar remnants (run `make execute`):\n" + "\n".join(remnants)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_titles_carry_their_numbers(path):
+    """The prose says "chapter 5" and "chapter 9b": the page titles (and so the sidebar) say it too."""
+    number, letter = re.match(r"(\d+)([a-z]?)_", path.name).groups()
+    title = json.loads(path.read_text())["cells"][0]["source"][0]
+    assert title.startswith(f"# {int(number)}{letter}. "), f"{path.name}: title {title!r}"
+
+
+def test_references_to_exercises_have_their_own_text():
+    """An exercise without a number is titled "Exercise", so a bare {ref} to it reads "Exercise"."""
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            bare = re.findall(r"\{ref\}`(ch[\w-]+)`", "".join(cell["source"]))
+            assert not bare, f"{path.name}: write {{ref}}`text <{bare[0]}>` instead of a bare reference"
