@@ -16,7 +16,7 @@ export $(CANONICAL)
 NATIVE := env $(foreach v,$(CANONICAL),-u $(v)) TRANSFORMER_LIB_NUMERICS=native OMP_NUM_THREADS=2
 ROBUST_OFFSET ?= 1000
 
-.PHONY: book test execute robust drift lint bench env student clean fuzz
+.PHONY: book pdf test execute robust drift lint bench env student clean fuzz
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ env: $(STAMP)
 book: $(STAMP)
 	$(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "Site built: open _build/html/book/intro.html"
+
+# The printable edition: the built site's pages, in the order of _toc.yml, printed by headless Chromium
+# (apt-get install chromium) into one PDF with a title page, contents, page numbers and bookmarks.
+# It prints _build/html as it is (building it only when missing): run `make book` after changing a chapter.
+# PDF_FLAGS=--with-solutions prints the exercises' solutions too (an instructor's copy).
+PDF_FLAGS ?=
+pdf: $(STAMP)
+	test -f _build/html/book/intro.html || $(MAKE) book
+	$(BIN)/python scripts/build_pdf.py --site _build/html --out _build/pdf/transformer-book.pdf $(PDF_FLAGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
@@ -72,8 +81,8 @@ drift:
 	$(call robust_run,$(DRIFT_VENV)/bin)
 
 lint: $(STAMP)
-	$(BIN)/ruff check conftest.py transformer_lib tests benchmarks book/_ext
-	$(BIN)/ruff format --check conftest.py transformer_lib tests benchmarks book/_ext
+	$(BIN)/ruff check conftest.py transformer_lib tests benchmarks scripts book/_ext
+	$(BIN)/ruff format --check conftest.py transformer_lib tests benchmarks scripts book/_ext
 
 # Student copies for coursework: solution cells (tagged `solution`) removed, outputs cleared.
 student: $(STAMP)

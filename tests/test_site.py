@@ -7,13 +7,19 @@ Screenshots of every page go to _build/screenshots/ for people to look at.
 
 from __future__ import annotations
 
+import collections
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
+import time
+import unicodedata
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -65,8 +71,6 @@ def test_book_builds_without_warnings(site):
 
 
 def test_internal_links_resolve(site):
-    from html.parser import HTMLParser
-
     class Links(HTMLParser):
         def __init__(self):
             super().__init__()
@@ -87,12 +91,18 @@ def test_internal_links_resolve(site):
     assert not broken, "broken internal links:\n" + "\n".join(broken)
 
 
-@pytest.fixture(scope="module")
-def browser():
+def require_chromium() -> str:
+    """Chromium's path; skips the test where it is missing, or fails under REQUIRE_BROWSER=1."""
     if CHROMIUM is None:
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but not installed: apt-get install -y chromium")
         pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -160,3 +170,142 @@ def test_page_in_browser(page_name, site, browser, server):
         assert colab.first.get_attribute("href") == expected, "the Colab button and _config.yml disagree"
         assert page.locator(".solution.dropdown, details.solution, .solution").count() >= 3, "solutions missing"
     page.close()
+
+
+# --- The printable edition (make pdf, scripts/build_pdf.py) ---
+
+# What raw TeX leaves in a PDF's text when MathJax has not typeset it: delimiters, dollars, macros.
+TEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\[()\[\]]|\$")
+# Macros that MathJax draws as one Unicode character, which a PDF's text then holds.
+MATH_GLYPHS = {r"\sqrt": "√", r"\top": "⊤", r"\cdot": "⋅", r"\sum": "∑", r"\times": "×", r"\infty": "∞"}
+
+
+def source_title(page: str) -> str:
+    """The first `# ` heading of a page of _toc.yml, from its notebook or Markdown source."""
+    path = ROOT / f"{page}.ipynb"
+    if path.is_file():
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        text = (ROOT / f"{page}.md").read_text(encoding="utf-8")
+    title = re.search(r"^# (.+)$", text, re.MULTILINE).group(1)
+    return re.sub(r"[`*]", "", title).strip()
+
+
+def flat(text: str) -> str:
+    """Text compared across line breaks and ligatures (pypdf gives "ﬁ" for fi)."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+class TextOutsideMath(HTMLParser):
+    """A page's text, less its formulas (`.math` elements) and scripts: what may legitimately look like TeX."""
+
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+
+    def __init__(self):
+        super().__init__()
+        self.skipping: list[bool] = []
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            classes = (dict(attrs).get("class") or "").split()
+            self.skipping.append(tag in ("script", "style", "head") or "math" in classes)
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.skipping:
+            self.skipping.pop()
+
+    def handle_data(self, data):
+        if not any(self.skipping):
+            self.parts.append(data)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    return require_chromium()
+
+
+@pytest.fixture(scope="module")
+def book_pdf(chromium, site, tmp_path_factory):
+    """The printable edition, built from the test's site as `make pdf` builds it (its time is printed)."""
+    out = tmp_path_factory.mktemp("pdf") / "book.pdf"
+    started = time.perf_counter()
+    command = [sys.executable, str(ROOT / "scripts" / "build_pdf.py"), "--site", str(site), "--out", str(out)]
+    result = subprocess.run(
+        [*command, "--chromium", chromium],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, f"build_pdf.py failed:\n{(result.stdout + result.stderr)[-8000:]}"
+    assert "warning:" not in result.stdout, f"content is cut off at the page edge:\n{result.stdout}"
+    print(f"make pdf: {seconds:.0f} s, {out.stat().st_size / 1e6:.1f} MB")
+    from pypdf import PdfReader
+
+    return PdfReader(out)
+
+
+def test_pdf_has_every_chapter_in_order(book_pdf):
+    pages = [flat(page.extract_text()) for page in book_pdf.pages]
+    assert len(PAGES) + 2 <= len(pages) <= 30 * len(PAGES), f"{len(pages)} pages for {len(PAGES)} chapters"
+
+    contents = next(i for i, text in enumerate(pages) if text.startswith("Contents"))
+    assert contents <= 2, "the table of contents is not at the front"
+    outline = {item.title: book_pdf.get_destination_page_number(item) for item in flatten(book_pdf.outline)}
+    starts = []
+    for page in PAGES:
+        title = flat(source_title(page))
+        listed = re.search(re.escape(title) + r" (\d+)\b", pages[contents])
+        assert listed, f"the table of contents does not list {title!r}:\n{pages[contents]}"
+        start = int(listed.group(1)) - 1
+        # A chapter's first page has its heading; its footer holds only the page number, not the title.
+        assert start < len(pages) and title in pages[start], f"{title!r} is not on page {start + 1}, as listed"
+        assert outline.get(title) == start, f"the bookmark for {title!r} does not point at page {start + 1}"
+        starts.append(start)
+    assert starts == sorted(starts) and len(set(starts)) == len(starts), "chapters out of the order of _toc.yml"
+    unnumbered = [i + 1 for i in range(1, len(pages)) if not re.search(rf"\b{i + 1}$", pages[i])]
+    assert not unnumbered, f"pages without their page number in the footer: {unnumbered}"
+
+
+def flatten(outline):
+    for item in outline:
+        yield from flatten(item) if isinstance(item, list) else [item]
+
+
+def test_pdf_math_is_typeset(book_pdf, site):
+    """MathJax typeset every formula: no TeX source is left in the text, and its glyphs are there.
+
+    Text extracted from a PDF holds what was drawn. A formula MathJax did not typeset is drawn as its
+    source, `\\(\\sqrt{d_k}\\)` or `$\\sqrt{d_k}$`; a typeset one as glyphs (√, d, k). Code and outputs may
+    contain backslashes and dollars of their own (a regex, a matplotlib label), so every TeX-looking
+    token of the PDF must occur at least as often in the site's text outside its formulas.
+    """
+    text = "\n".join(page.extract_text() for page in book_pdf.pages)
+    allowed, math_source = collections.Counter(), ""
+    for page in PAGES:
+        html = (site / f"{page}.html").read_text(encoding="utf-8")
+        parser = TextOutsideMath()
+        parser.feed(html)
+        allowed += collections.Counter(TEX_TOKEN.findall("".join(parser.parts)))
+        math_source += " ".join(re.findall(r'class="math[^"]*">(.*?)</', html, re.DOTALL))
+    raw = collections.Counter(TEX_TOKEN.findall(text)) - allowed
+    assert not raw, f"TeX source printed instead of typeset math: {dict(raw)}"
+
+    used = {macro: glyph for macro, glyph in MATH_GLYPHS.items() if re.search(re.escape(macro) + r"\b", math_source)}
+    assert len(used) >= 3, f"the book's formulas use few of {list(MATH_GLYPHS)}: choose other glyphs"
+    missing = [f"{macro} ({glyph})" for macro, glyph in used.items() if glyph not in text]
+    assert not missing, f"typeset math missing from the PDF: {missing}"
+
+
+def test_pdf_links_leave_the_build_server(book_pdf):
+    """Links in the PDF go to the web; none points at the temporary server the pages were printed from."""
+    local = []
+    for number, page in enumerate(book_pdf.pages, start=1):
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A")
+            uri = str(action.get_object().get("/URI", "")) if action else ""
+            if uri.startswith(("http://127.0.0.1", "http://localhost")):
+                local.append(f"page {number}: {uri}")
+    assert not local, "links to the build server:\n" + "\n".join(local[:10])

@@ -1,0 +1,483 @@
+"""Print the built website as one PDF: the book's printable edition (`make pdf`).
+
+The site (``_build/html``, from ``make book``) is served over a local HTTP server, so that MathJax (served
+from the site itself, see ``book/_ext/offline_mathjax.py``), fonts and images load as they do online.
+Every page of ``_toc.yml`` is opened in headless Chromium through Playwright, in the order of the table of
+contents; the builder waits until MathJax has typeset every formula and the fonts have loaded, checks that
+no formula is left as raw TeX, and prints the page with a print stylesheet (:data:`PRINT_CSS`): no sidebars,
+navigation bar, buttons or previous/next links, and code and outputs wrap instead of running off the page.
+
+The chapters are then merged with pypdf behind a title page and a table of contents whose page numbers
+are the merged book's; a running footer (chapter title and page number, counted over the whole book) is
+stamped onto every page after the title page, and the PDF gets one bookmark per part and per chapter.
+
+Solutions to the exercises are not printed by default: each solution keeps its title, marked as omitted,
+so that handouts can go to students. ``--with-solutions`` prints them (an instructor's copy).
+
+Links between pages of the site would point at the temporary local server, so they are printed as plain
+text; links to other websites stay clickable.
+
+Usage (from the repository root, after ``make book``)::
+
+    python scripts/build_pdf.py --site _build/html --out _build/pdf/transformer-book.pdf
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import html
+import http.server
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Flags that work for the system Chromium in containers (see tests/test_site.py and TOOLCHAIN.md).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+# Page geometry, shared by the chapters, the front matter and the footer stamp.
+PAGE_FORMAT = "A4"
+MARGINS = {"top": "16mm", "bottom": "20mm", "left": "16mm", "right": "16mm"}
+# The printable width of an A4 page within MARGINS, in CSS pixels (96 per inch): pages are loaded at this
+# width, so that what is measured before printing (OVERFLOW_JS) is laid out as it will be printed.
+PRINT_WIDTH_PX = round((210 - 16 - 16) / 25.4 * 96)
+VIEWPORT = {"width": PRINT_WIDTH_PX, "height": 1400}
+
+# Injected into every chapter after switching the page to print media. The themes' own print rules
+# already drop some of the chrome; this removes the rest and makes the content fit the page width.
+PRINT_CSS = """
+/* Everything that is navigation or needs a mouse. */
+.bd-header, .bd-header-article, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-footer, .bd-footer-content,
+.bd-footer-article, .prev-next-footer, .prev-next-area, .skip-link, #pst-back-to-top, .search-button,
+.search-button-field, .theme-switch-button, .sidebar-toggle, .article-header-buttons, .header-article-items,
+.dropdown-launch-buttons, .dropdown-download-buttons, .copybtn, button.toggle-button, .headerlink,
+#pst-skip-link, .pst-async-banner-revealer, .onlyprint, .thebe-launch-button, .thebelab-button,
+.sbt-scroll-pixel-helper, .bd-search, dialog, .bd-sidebar, #jb-print-docs-body { display: none !important; }
+
+/* The article takes the whole width of the page. Chromium prints shadows as images: none on paper. */
+html, body { background: white !important; }
+* { box-shadow: none !important; text-shadow: none !important; }
+.admonition.toggle .admonition-title { padding-right: 0.6rem !important; }
+.bd-container, .bd-container__inner, .bd-main, .bd-content, .bd-article-container, .bd-article,
+.bd-page-width { max-width: none !important; width: auto !important; margin: 0 !important; padding: 0 !important;
+  display: block !important; overflow: visible !important; }
+body { font-size: 10.5pt !important; }
+
+/* Code and outputs wrap at the page edge instead of being cut off. */
+pre, pre code, div.highlight pre, .cell_output pre, .output pre {
+  white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word !important;
+  overflow: visible !important; max-height: none !important; font-size: 8pt !important; line-height: 1.35 !important;
+}
+div.highlight, .cell_output, .output, .cell_input, div.cell, .highlight-ipython3, .highlight-myst-ansi,
+.output_html, div.output_area { overflow: visible !important; max-height: none !important; }
+
+/* Tables of outputs and wide formulas shrink or wrap rather than run off the page. */
+table { max-width: 100% !important; font-size: 8.5pt !important; }
+table td, table th { overflow-wrap: anywhere; }
+mjx-container[display="true"] { overflow: visible !important; max-width: 100% !important; }
+
+/* Figures fit the width and are never split across pages. */
+img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
+figure, .cell_output img, mjx-container[display="true"] { break-inside: avoid; }
+h1, h2, h3, h4, .admonition-title { break-after: avoid; }
+
+/* The themes keep every code block on one page; a block that does not fit then leaves its frame empty
+   at the bottom of one page and its text on the next. Let code break, keeping a few lines together. */
+div.highlight, div[class*="highlight-"], pre, .bd-main .bd-content table { break-inside: auto !important; }
+pre { orphans: 3; widows: 3; }
+
+/* The book theme prints its own copy of the title and hides the article's: show the article's. */
+.bd-article h1:first-of-type { display: block !important; }
+
+/* Links to other pages of the site are printed as text (see UNLINK_LOCAL_JS). */
+a:not([href]) { color: inherit !important; text-decoration: none !important; }
+"""
+
+# Solutions: only their title is printed, marked as omitted (the default); see MARK_SOLUTIONS_JS.
+HIDE_SOLUTIONS_CSS = """
+.solution.admonition > .admonition-title ~ * { display: none !important; }
+.solution.admonition { padding-bottom: 0 !important; }
+.solution.admonition > .admonition-title { margin-bottom: 0 !important; }
+.print-omitted { font-weight: normal; font-style: italic; }
+"""
+MARK_SOLUTIONS_JS = """
+() => {
+  for (const title of document.querySelectorAll('.solution.admonition > .admonition-title')) {
+    const note = document.createElement('span');
+    note.className = 'print-omitted';
+    note.textContent = ' (not printed: see the notebook or the online book)';
+    title.appendChild(note);
+  }
+}
+"""
+
+# Solutions in full (--with-solutions): undo sphinx-togglebutton's collapsed state.
+SHOW_SOLUTIONS_CSS = """
+.solution.admonition { border-left: 0.2rem solid #999 !important; }
+.admonition.toggle-hidden .admonition-title ~ *, .toggle-hidden {
+  height: auto !important; opacity: 1 !important; visibility: visible !important; display: block !important;
+}
+"""
+
+FRONT_CSS = """
+@page { size: A4; margin: 0; }
+body { margin: 0; font-family: "DejaVu Sans", "Liberation Sans", sans-serif; color: #1a1a1a; }
+.sheet { box-sizing: border-box; width: 210mm; padding: 30mm 24mm 20mm; break-after: page; }
+.title { height: 296mm; display: flex; flex-direction: column; justify-content: center; }
+.title h1 { font-size: 30pt; line-height: 1.2; margin: 0 0 8mm; }
+.title .author { font-size: 15pt; margin-bottom: 30mm; }
+.title .note { font-size: 10pt; color: #444; line-height: 1.5; max-width: 140mm; }
+.contents h1 { font-size: 22pt; margin: 0 0 10mm; }
+.contents h2 { font-size: 11pt; text-transform: uppercase; letter-spacing: 0.05em; color: #555;
+  margin: 7mm 0 2mm; }
+.entry { display: flex; align-items: baseline; font-size: 11.5pt; margin: 1.6mm 0; }
+.entry .name { flex: none; max-width: 140mm; }
+.entry .dots { flex: 1; border-bottom: 1px dotted #888; margin: 0 2mm; transform: translateY(-1mm); }
+.entry .page { flex: none; min-width: 8mm; text-align: right; }
+"""
+
+FOOTER_CSS = """
+@page { size: A4; margin: 0; }
+body { margin: 0; font-family: "DejaVu Sans", "Liberation Sans", sans-serif; }
+.sheet { position: relative; width: 210mm; height: 296.9mm; overflow: hidden; break-after: page; }
+.footer { position: absolute; left: 16mm; right: 16mm; bottom: 9mm; display: flex; justify-content: space-between;
+  gap: 8mm; font-size: 8pt; color: #666; border-top: 0.4pt solid #bbb; padding-top: 1.5mm; }
+.footer .chapter { overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }
+"""
+
+
+@dataclass
+class Entry:
+    """One page of the table of contents (_toc.yml), and where it lands in the book."""
+
+    page: str  # the source path without suffix, as in _toc.yml: "book/03_scaled_dot_product"
+    part: str | None  # the caption of its part, None for the root page
+    title: str = ""  # the page's first heading, read from the rendered page
+    pdf: bytes = b""  # the page printed on its own
+    pages: int = 0  # how many PDF pages it takes
+    start: int = 0  # its first page in the book, counting from 1 (the title page)
+
+
+@dataclass
+class Book:
+    """What the builder made, for callers that want to inspect it (the tests do)."""
+
+    out: Path
+    entries: list[Entry]
+    front_pages: int
+    total_pages: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_toc(toc_file: Path) -> list[Entry]:
+    """The pages of a Jupyter Book table of contents, in reading order, with their part captions."""
+    toc = yaml.safe_load(toc_file.read_text(encoding="utf-8"))
+    entries = [Entry(page=toc["root"], part=None)]
+    for part in toc.get("parts", []):
+        entries += [Entry(page=chapter["file"], part=part.get("caption")) for chapter in part["chapters"]]
+    return entries
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve a folder over HTTP on a free local port; yields the base URL."""
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def find_chromium(explicit: str | None = None) -> str:
+    path = explicit or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        sys.exit("build_pdf: Chromium is not installed (apt-get install -y chromium), or pass --chromium PATH")
+    return path
+
+
+def count_pages(pdf: bytes) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+# Run in the page once MathJax has finished: formulas MathJax did not typeset, and TeX delimiters left
+# in the text outside code (what a reader would see if MathJax had not run).
+RAW_MATH_JS = """
+() => {
+  const main = document.querySelector('main') || document.body;
+  const untypeset = main.querySelectorAll('.math:not(:has(mjx-container))').length;
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.parentElement.closest('pre, code, script, style, mjx-container, .highlight')) continue;
+    const text = node.textContent;
+    const tex = /\\\\\\(|\\\\\\[|\\$\\$|\\\\(frac|sqrt|mathrm|text|cdot|sum|top)\\b/;
+    if (tex.test(text)) raw.push(text.trim().slice(0, 80));
+  }
+  return {untypeset, raw};
+}
+"""
+
+# Run in the page before printing: elements wider than the article (what print would cut off).
+OVERFLOW_JS = """
+() => {
+  const main = document.querySelector('main') || document.body;
+  const width = main.getBoundingClientRect().right + 1;
+  const wide = [];
+  for (const el of main.querySelectorAll('pre, table, img, mjx-container, .cell_output, .output, p, li')) {
+    const box = el.getBoundingClientRect();
+    if (box.right > width || el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+      wide.push(el.tagName.toLowerCase() + ': ' + (el.textContent || el.src || '').trim().slice(0, 60));
+  }
+  return wide;
+}
+"""
+
+# Links to other pages of the site point at the temporary server: print them as plain text.
+UNLINK_LOCAL_JS = """
+(origin) => {
+  for (const a of document.querySelectorAll('a[href]')) {
+    if (a.href.startsWith(origin) || a.getAttribute('href').startsWith('#')) a.removeAttribute('href');
+  }
+}
+"""
+
+
+def print_page(browser, url: str, origin: str, with_solutions: bool, timeout_ms: int) -> tuple[str, bytes, list[str]]:
+    """Open one page, let MathJax finish, print it. Returns (first heading, PDF bytes, warnings)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(url, wait_until="networkidle", timeout=timeout_ms)
+        if page.locator("script[src*='mathjax']").count():
+            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=timeout_ms)
+            page.evaluate("MathJax.startup.promise")
+        page.emulate_media(media="print")
+        page.add_style_tag(content=PRINT_CSS + (SHOW_SOLUTIONS_CSS if with_solutions else HIDE_SOLUTIONS_CSS))
+        page.evaluate(UNLINK_LOCAL_JS, origin)
+        if not with_solutions:
+            page.evaluate(MARK_SOLUTIONS_JS)
+        page.evaluate(
+            "Promise.all([...document.images].map(i => { i.loading = 'eager';"
+            " return i.complete ? null : new Promise(r => { i.onload = i.onerror = r; }); }))"
+        )
+        page.evaluate("document.fonts.ready.then(() => null)")
+
+        math = page.evaluate(RAW_MATH_JS)
+        if math["untypeset"] or math["raw"]:
+            raise RuntimeError(
+                f"{url}: MathJax left {math['untypeset']} formulas untypeset; raw TeX in the text: {math['raw'][:5]}"
+            )
+        heading = page.locator("main h1").first
+        title = " ".join(heading.inner_text().split()) if heading.count() else page.title()
+        warnings = [f"{url}: content wider than the page: {w}" for w in page.evaluate(OVERFLOW_JS)]
+        pdf = page.pdf(format=PAGE_FORMAT, print_background=True, margin=MARGINS, outline=False)
+        return title, pdf, warnings
+    finally:
+        page.close()
+
+
+def front_matter_html(book_title: str, author: str, entries: list[Entry], with_solutions: bool, built: str) -> str:
+    """The title page and the table of contents, as one HTML document."""
+    solutions = (
+        "Solutions to the exercises are printed after each exercise."
+        if with_solutions
+        else "Solutions to the exercises are not printed: they are in the notebooks and in the online book."
+    )
+    e = html.escape
+    rows, part = [], object()
+    for entry in entries:
+        if entry.part != part and entry.part:
+            rows.append(f"<h2>{e(entry.part)}</h2>")
+        part = entry.part
+        page = str(entry.start) if entry.start else "000"
+        rows.append(
+            f'<div class="entry"><span class="name">{e(entry.title)}</span><span class="dots"></span>'
+            f'<span class="page">{page}</span></div>'
+        )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><style>{FRONT_CSS}</style></head><body>
+<section class="sheet title"><h1>{e(book_title)}</h1><div class="author">{e(author)}</div>
+<div class="note"><p>The printed edition of the book's website: every chapter with its code and the outputs
+that the tests check. The notebooks run on a laptop or in Colab.</p><p>{e(solutions)}</p>
+<p>{e(built)}</p></div></section>
+<section class="sheet contents"><h1>Contents</h1>{"".join(rows)}</section>
+</body></html>"""
+
+
+def footer_html(labels: list[tuple[str, str]]) -> str:
+    """One A4 sheet per book page with nothing on it but the running footer (left label, page number)."""
+    e = html.escape
+    sheets = "".join(
+        f'<div class="sheet"><div class="footer"><span class="chapter">{e(left)}</span>'
+        f"<span>{e(right)}</span></div></div>"
+        for left, right in labels
+    )
+    head = f'<meta charset="utf-8"><style>{FOOTER_CSS}</style>'
+    return f"<!doctype html><html><head>{head}</head><body>{sheets}</body></html>"
+
+
+def print_html(browser, content: str) -> bytes:
+    page = browser.new_page()
+    try:
+        page.set_content(content, wait_until="load")
+        page.evaluate("document.fonts.ready.then(() => null)")
+        return page.pdf(prefer_css_page_size=True, print_background=True)
+    finally:
+        page.close()
+
+
+def provenance() -> str:
+    """A line for the title page: when, and from which commit, this edition was printed."""
+    date = datetime.date.today().isoformat()
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"Printed on {date}" + (f" from commit {commit}." if commit else ".")
+
+
+def build_pdf(
+    site: Path,
+    out: Path,
+    toc_file: Path = ROOT / "_toc.yml",
+    config_file: Path = ROOT / "_config.yml",
+    with_solutions: bool = False,
+    chromium: str | None = None,
+    timeout_s: float = 120,
+    log=print,
+) -> Book:
+    """Print every page of the site listed in ``toc_file`` and merge them into ``out``."""
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader, PdfWriter
+
+    started = time.perf_counter()
+    site, out = Path(site), Path(out)
+    entries = read_toc(toc_file)
+    missing = [e.page for e in entries if not (site / f"{e.page}.html").is_file()]
+    if missing:
+        raise FileNotFoundError(f"{site} lacks {missing}: build the site first (make book)")
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    book_title, author = config.get("title", "The book"), config.get("author", "")
+    warnings: list[str] = []
+
+    with serve(site) as origin, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(chromium), args=CHROMIUM_FLAGS)
+        try:
+            for entry in entries:
+                t0 = time.perf_counter()
+                entry.title, entry.pdf, page_warnings = print_page(
+                    browser, f"{origin}/{entry.page}.html", origin, with_solutions, int(timeout_s * 1000)
+                )
+                entry.pages = count_pages(entry.pdf)
+                warnings += page_warnings
+                log(f"  {entry.page}: {entry.pages} pages ({time.perf_counter() - t0:.1f} s)")
+
+            # The front matter's length fixes the chapters' first pages, which go into the front matter:
+            # lay it out with placeholder numbers first, then with the real ones (same length).
+            built = provenance()
+            front = print_html(browser, front_matter_html(book_title, author, entries, with_solutions, built))
+            front_pages = count_pages(front)
+            start = front_pages + 1
+            for entry in entries:
+                entry.start, start = start, start + entry.pages
+            front = print_html(browser, front_matter_html(book_title, author, entries, with_solutions, built))
+            if count_pages(front) != front_pages:
+                raise RuntimeError("the table of contents changed length once page numbers were filled in")
+            total = start - 1
+
+            labels = [("", "")] + [(book_title, str(n)) for n in range(2, front_pages + 1)]
+            for entry in entries:
+                # A chapter's first page shows its title as a heading: the footer carries only the number.
+                labels += [(entry.title if i else "", str(entry.start + i)) for i in range(entry.pages)]
+            footers = PdfReader(io.BytesIO(print_html(browser, footer_html(labels))))
+            if len(footers.pages) != total:
+                raise RuntimeError(f"footer sheets: {len(footers.pages)} pages for a book of {total}")
+        finally:
+            browser.close()
+
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(front)))
+    for entry in entries:
+        writer.append(PdfReader(io.BytesIO(entry.pdf)))
+    for number, page in enumerate(writer.pages):
+        if number:  # no footer on the title page
+            page.merge_page(footers.pages[number])
+            page.compress_content_streams()  # merging leaves them uncompressed
+
+    writer.add_outline_item(title="Contents", page_number=1)
+    parents: dict[str | None, object] = {None: None}
+    for entry in entries:
+        if entry.part not in parents:
+            parents[entry.part] = writer.add_outline_item(title=entry.part, page_number=entry.start - 1)
+        writer.add_outline_item(title=entry.title, page_number=entry.start - 1, parent=parents[entry.part])
+    writer.page_mode = "/UseOutlines"
+    writer.add_metadata({"/Title": book_title, "/Author": author, "/Creator": "scripts/build_pdf.py"})
+    writer.compress_identical_objects()
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".pdf", delete=False) as tmp:
+        writer.write(tmp)
+    Path(tmp.name).replace(out)
+    return Book(out, entries, front_pages, total, time.perf_counter() - started, warnings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--site", type=Path, default=ROOT / "_build" / "html", help="the built site (make book)")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "pdf" / "transformer-book.pdf")
+    parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml", help="the table of contents to follow")
+    parser.add_argument("--with-solutions", action="store_true", help="print the solutions (instructor's copy)")
+    parser.add_argument("--chromium", help="the Chromium executable (default: chromium on PATH)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds allowed to load one page")
+    args = parser.parse_args(argv)
+
+    print(f"Printing {args.site} with Chromium:")
+    book = build_pdf(
+        args.site,
+        args.out,
+        args.toc,
+        with_solutions=args.with_solutions,
+        chromium=args.chromium,
+        timeout_s=args.timeout,
+    )
+    for warning in book.warnings:
+        print(f"warning: {warning}")
+    size = book.out.stat().st_size / 1e6
+    print(f"PDF written: {book.out} ({book.total_pages} pages, {size:.1f} MB, {book.seconds:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
