@@ -160,6 +160,32 @@ def test_page_in_browser(page_name, site, browser, server):
     raw_math = page.locator("main .math:not(:has(mjx-container))").count()
     assert raw_math == 0, f"{raw_math} math elements were not rendered by MathJax"
 
+    # every figure says what it shows (not its file name, which is all a screen reader had before)
+    alts = page.evaluate("[...document.querySelectorAll('article img')].map(i => i.getAttribute('alt') || '')")
+    bad_alts = [a for a in alts if len(a.split()) < 8 or "/_images/" in a or a.endswith((".png", ".svg"))]
+    assert not bad_alts, f"images without a real alt text: {bad_alts}"
+    # the accessibility audit: axe-core (bundled by axe-playwright-python, so it runs offline)
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    severe = [
+        f"{v['id']} ({v['impact']}, {len(v['nodes'])}x): {v['help']} e.g. {v['nodes'][0]['target']}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not severe, "accessibility violations:\n" + "\n".join(severe)
+    # printed outputs wrap: nothing in them scrolls sideways
+    wide_outputs = page.evaluate(
+        "[...document.querySelectorAll('.cell_output pre')].filter(e => e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => e.innerText.slice(0, 60))"
+    )
+    assert not wide_outputs, f"outputs that scroll sideways at 1280 px: {wide_outputs}"
+    # and no page is wider than a phone's screen
+    page.set_viewport_size({"width": 390, "height": 800})
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert page_width <= 390, f"the page is {page_width} px wide on a 390 px phone screen"
+    page.set_viewport_size({"width": 1280, "height": 900})
+
     if (ROOT / f"{page_name}.ipynb").is_file():
         assert page.locator(".cell_output").count() > 0, "code cells show no outputs"
         colab = page.locator("a[href^='https://colab.research.google.com/github/']")
