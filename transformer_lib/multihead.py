@@ -34,10 +34,10 @@ from .validate import (
 class KVCache:
     """The keys and values one self-attention layer has computed so far, for fast generation.
 
-        A decoder that generates one token at a time would otherwise recompute the keys and values of
-        every earlier position at every step. With a cache, each step projects only the new positions
-        and appends them. ``k`` and ``v`` are ``(batch, kv_heads, seq_so_far, d_k)`` (``kv_heads`` is the number
-    of heads, or of key/value heads with grouped-query attention); both start as None.
+    A decoder that generates one token at a time would otherwise recompute the keys and values of
+    every earlier position at every step. With a cache, each step projects only the new positions
+    and appends them. ``k`` and ``v`` are ``(batch, kv_heads, seq_so_far, d_k)`` (``kv_heads``: the
+    number of heads, or of key/value heads with grouped-query attention); both start as None.
     """
 
     k: torch.Tensor | None = None
