@@ -95,9 +95,11 @@ def plot_heads(
     x_labels: Sequence[str] | None = None,
     y_labels: Sequence[str] | None = None,
     title: str = "Attention weights per head",
-    ncols: int = 4,
+    ncols: int = 2,
 ) -> plt.Figure:
-    """Heatmaps of ``(heads, seq_q, seq_k)`` weights side by side, one shared colour scale."""
+    """Heatmaps of ``(heads, seq_q, seq_k)`` weights in a grid of ``ncols`` columns, one shared colour
+    scale. Two columns keep the figure about 7 inches wide, so that shown at the text column's width its
+    tick labels (the tokens) stay as large as the page's small print."""
     w = _to_numpy(weights, "weights", 3)
     heads = w.shape[0]
     ncols = min(ncols, heads)
@@ -106,7 +108,7 @@ def plot_heads(
     vmax = max(float(w.max()), 1e-9)
     for h, ax in enumerate(axes.flat):
         if h >= heads:
-            ax.axis("off")
+            ax.remove()
             continue
         image = ax.imshow(w[h], cmap="viridis", vmin=0.0, vmax=vmax)
         _label_axes(
@@ -119,7 +121,7 @@ def plot_heads(
             "query" if h % ncols == 0 else "",
         )
         ax.set_title(f"head {h}")
-    fig.colorbar(image, ax=axes, fraction=0.025, pad=0.02, label="weight")
+    fig.colorbar(image, ax=list(axes.flat[:heads]), fraction=0.025, pad=0.02, label="weight")
     fig.suptitle(title)
     return fig
 
