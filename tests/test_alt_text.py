@@ -19,7 +19,7 @@ NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
 
 # Chapters whose alt text is still to be written (they were being edited when the others got theirs).
 # Empty this set once they have it.
-PENDING = {"08_transformer.ipynb"}
+PENDING: set[str] = set()
 
 IMAGE_MIME_TYPES = ("image/png", "image/svg+xml", "image/jpeg", "image/gif")
 MIN_WORDS = 8

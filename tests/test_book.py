@@ -120,3 +120,23 @@ def test_references_to_exercises_have_their_own_text():
         for cell in json.loads(path.read_text())["cells"]:
             bare = re.findall(r"\{ref\}`(ch[\w-]+)`", "".join(cell["source"]))
             assert not bare, f"{path.name}: write {{ref}}`text <{bare[0]}>` instead of a bare reference"
+
+
+# At a 1,280 px window the site's code column shows about 86 monospace characters: a longer line makes
+# its code block scroll sideways. The formatter (ruff, line length 80) does not wrap comments or strings.
+CODE_COLUMN = 86
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_column(path):
+    too_long = [
+        f"cell {index}: {line!r} ({len(line)} characters)"
+        for index, cell in enumerate(json.loads(path.read_text())["cells"])
+        if cell["cell_type"] == "code"
+        for line in "".join(cell["source"]).splitlines()
+        if len(line) > CODE_COLUMN
+    ]
+    assert not too_long, (
+        f"{path.name}: code lines longer than {CODE_COLUMN} characters scroll sideways on the site "
+        "(wrap the comment or split the string):\n" + "\n".join(too_long)
+    )
