@@ -180,6 +180,13 @@ def test_page_in_browser(page_name, site, browser, server):
         ".map(e => e.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '').slice(0, 90))"
     )
     assert not wide_blocks, f"code or outputs that scroll sideways at 1280 px (longest line): {wide_blocks}"
+    # display math fits the column too
+    wide_math = page.evaluate(
+        "[...document.querySelectorAll('article mjx-container[display=\"true\"]')].filter(e => e.firstElementChild"
+        " && e.firstElementChild.getBoundingClientRect().width > e.getBoundingClientRect().width + 2)"
+        ".map(e => e.textContent.slice(0, 60))"
+    )
+    assert not wide_math, f"display equations wider than the column at 1280 px: {wide_math}"
     # and no page is wider than a phone's screen
     page.set_viewport_size({"width": 390, "height": 800})
     page_width = page.evaluate("document.documentElement.scrollWidth")
