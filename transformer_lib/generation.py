@@ -12,8 +12,9 @@ does the rest, the same way for every model:
 
 The models' ``generate`` methods (``GPT.generate``, ``T5.generate``, ``Transformer.generate``) share
 one signature: ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None,
-generator=None, use_cache=True)``. :func:`beam_search_from_source` keeps several candidates instead of
-one (``Transformer.beam_search``).
+generator=None, use_cache=True)``, implemented once for the decoder-only models
+(:func:`generate_from_prompt`) and once for the encoder-decoders (:func:`generate_from_source`).
+:func:`beam_search_from_source` keeps several candidates instead of one (``Transformer.beam_search``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,52 @@ def decode_loop(
                 if done.all():
                     break
     return ids
+
+
+@torch.no_grad()
+def generate_from_prompt(
+    model: nn.Module,
+    ids: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    run: Callable[[torch.Tensor, list | None], torch.Tensor],
+    new_caches: Callable[[], list],
+    eos_id: int | None,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+    use_cache: bool,
+) -> torch.Tensor:
+    """``generate`` of the decoder-only models (``GPT``, ``Llama``), which share this contract.
+
+    ``run(new, caches)`` returns the logits ``(batch, seq, vocab)`` of ``new``: the positions after the
+    ones ``caches`` hold, or, with ``caches=None``, a whole sequence from position 0. ``new_caches()``
+    gives one empty cache per layer; ``model.config`` has ``vocab_size``, ``max_len`` and ``pad_id``.
+    With ``use_cache`` each step runs the newest token only. Beyond ``max_len`` tokens the model sees the
+    last ``max_len`` as a sliding window whose positions shift at every step, so the cache no longer
+    applies and each step runs the whole window. Returns ``(batch, seq + new)``.
+    """
+    c = model.config
+    check_prompt("ids", ids, max_new_tokens, c.vocab_size)
+    caches = new_caches() if use_cache else None
+
+    def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        if caches is not None and ids.shape[1] <= c.max_len:
+            # the positions the caches do not hold yet: the whole prompt, then the newest token
+            return run(ids[:, len(caches[0]) :], caches)[:, -1]
+        return run(ids[:, -c.max_len :], None)[:, -1]
+
+    return decode_loop(
+        model,
+        next_logits,
+        ids,
+        max_new_tokens,
+        eos_id=eos_id,
+        pad_id=c.pad_id,
+        temperature=temperature,
+        top_k=top_k,
+        generator=generator,
+    )
 
 
 @torch.no_grad()

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from ..blocks import DecoderOnly
-from ..generation import check_prompt, decode_loop
+from ..generation import generate_from_prompt
 from ..layers import Embeddings
+from ..multihead import KVCache
 from ..tokens import PAD
 
 
@@ -74,28 +75,20 @@ class GPT(nn.Module):
         ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
         shift at every step: the cache no longer applies and each step processes the whole window.
         """
-        check_prompt("ids", ids, max_new_tokens, self.config.vocab_size)
-        max_len = self.config.max_len
-        caches = self.blocks.new_caches() if use_cache else None
 
-        def next_logits(ids: torch.Tensor) -> torch.Tensor:
-            if caches is not None and ids.shape[1] <= max_len:
-                # positions the caches hold: none at first (all the prompt is new), then
-                # all but the newest token
-                start = len(caches[0])
-                h = self.blocks(self.embed(ids[:, start:], start=start), caches=caches)
-                # (batch, vocab): the scores at the last position
-                return self.lm_head(h[:, -1])
-            return self(ids[:, -max_len:])[:, -1]
+        def run(new: torch.Tensor, caches: list[KVCache] | None) -> torch.Tensor:
+            start = 0 if caches is None else len(caches[0])
+            return self.lm_head(self.blocks(self.embed(new, start=start), caches=caches))
 
-        return decode_loop(
+        return generate_from_prompt(
             self,
-            next_logits,
             ids,
             max_new_tokens,
+            run=run,
+            new_caches=self.blocks.new_caches,
             eos_id=eos_id,
-            pad_id=self.config.pad_id,
             temperature=temperature,
             top_k=top_k,
             generator=generator,
+            use_cache=use_cache,
         )

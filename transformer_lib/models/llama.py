@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..generation import check_prompt, decode_loop
+from ..generation import generate_from_prompt
 from ..layers import RMSNorm, SwiGLU
 from ..multihead import KVCache, MultiHeadAttention
 from ..rotary import RotaryEmbedding
@@ -139,24 +139,15 @@ class Llama(nn.Module):
         seen, ``num_kv_heads`` heads of them. Beyond ``max_len`` tokens the model sees the last
         ``max_len`` as a sliding window, without the cache.
         """
-        check_prompt("ids", ids, max_new_tokens, self.config.vocab_size)
-        max_len = self.config.max_len
-        caches = self.new_caches() if use_cache else None
-
-        def next_logits(ids: torch.Tensor) -> torch.Tensor:
-            if caches is not None and ids.shape[1] <= max_len:
-                # the positions the caches do not hold yet: the whole prompt, then the newest token
-                return self(ids[:, len(caches[0]) :], caches=caches)[:, -1]
-            return self(ids[:, -max_len:])[:, -1]
-
-        return decode_loop(
+        return generate_from_prompt(
             self,
-            next_logits,
             ids,
             max_new_tokens,
+            run=lambda new, caches: self(new, caches=caches),
+            new_caches=self.new_caches,
             eos_id=eos_id,
-            pad_id=self.config.pad_id,
             temperature=temperature,
             top_k=top_k,
             generator=generator,
+            use_cache=use_cache,
         )
