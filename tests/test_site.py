@@ -205,6 +205,31 @@ def test_page_in_browser(page_name, site, browser, server):
     page.close()
 
 
+def test_keyboard_reaches_the_sidebar_the_search_and_the_launch_buttons(site, browser, server):
+    """Tab alone, from the top of a chapter, reaches a chapter link in the sidebar, the search and the
+    button that opens the launch menu (Colab), and Enter on it shows the Colab link."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/book/05_multihead.html", wait_until="networkidle")
+    reached = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        where = page.evaluate(
+            """() => { const e = document.activeElement;
+                 if (e.closest('.bd-sidebar-primary') && e.matches('a.reference')) return 'sidebar';
+                 if (e.matches('.search-button__button')) return 'search';
+                 if ((e.getAttribute('aria-label') || '').startsWith('Launch')) return 'launch';
+                 return null; }"""
+        )
+        reached.add(where)
+        if where == "launch":
+            page.keyboard.press("Enter")
+            colab = page.locator("a[href^='https://colab.research.google.com/']")
+            colab.first.wait_for(state="visible", timeout=5000)
+            break
+    page.close()
+    assert {"sidebar", "search", "launch"} <= reached, f"reached by Tab: {reached - {None}}"
+
+
 # --- The printable edition (make pdf, scripts/build_pdf.py) ---
 
 # What raw TeX leaves in a PDF's text when MathJax has not typeset it: delimiters, dollars, macros.
