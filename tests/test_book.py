@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -140,3 +141,23 @@ def test_code_lines_fit_the_column(path):
         f"{path.name}: code lines longer than {CODE_COLUMN} characters scroll sideways on the site "
         "(wrap the comment or split the string):\n" + "\n".join(too_long)
     )
+
+
+# The site's text column is about 688 px wide; a wider image is scaled down to it. Figures are drawn
+# at 110 dpi with 10-point text (`plotting.use_book_style`), 15.3 px tall at full size. At most 880 px
+# wide (8 inches), that text is shown at least 12 px tall: the size of the page's small print (code and
+# outputs, 0.76 em of 16 px). Wider figures shrink their lettering below it.
+FIGURE_MAX_PX = 880
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_figures_keep_their_text_legible(path):
+    wide = []
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                width = int.from_bytes(base64.b64decode(png[:64])[16:20], "big")
+                if width > FIGURE_MAX_PX:
+                    wide.append(f"cell {index}: {width} px")
+    assert not wide, f"{path.name}: figures wider than {FIGURE_MAX_PX} px (8 in at 110 dpi): {wide}"
