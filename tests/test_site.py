@@ -8,15 +8,12 @@ Screenshots of every page go to _build/screenshots/ for people to look at.
 from __future__ import annotations
 
 import collections
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import unicodedata
 from html.parser import HTMLParser
@@ -24,6 +21,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from scripts.build_pdf import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -113,16 +112,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(site):
-    class QuietHandler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(site) as url:
+        yield url
 
 
 @pytest.mark.parametrize("page_name", PAGES)

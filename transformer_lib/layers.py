@@ -12,13 +12,12 @@ from torch import nn
 
 from .validate import (
     check_floating,
-    check_id_range,
+    check_input_ids,
     check_last_dim,
     check_positions,
     check_rank,
     check_same_dtype,
     check_same_shape,
-    check_token_ids,
     shape_str,
 )
 
@@ -224,7 +223,5 @@ class Embeddings(nn.Module):
 
         ``name`` is the argument's name in error messages (a model passes ``"src"`` or ``"tgt_in"``).
         """
-        check_token_ids(name, ids)
-        check_positions(name, ids.shape[1], start, self.position.pe.shape[0])
-        check_id_range(name, ids, self.token.num_embeddings)
+        check_input_ids(name, ids, self.token.num_embeddings, start, self.position.pe.shape[0])
         return self.position.add(self.token(ids) * math.sqrt(self.d_model), start)

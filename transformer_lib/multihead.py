@@ -24,6 +24,7 @@ from .validate import (
     check_broadcastable,
     check_floating,
     check_last_dim,
+    check_positions,
     check_rank,
     check_same_dtype,
     shape_str,
@@ -165,7 +166,7 @@ class MultiHeadAttention(nn.Module):
         v = self.split_heads(self.v_proj(memory))
         if self.rotary is not None:
             # the new positions start after the cached ones; cached keys were rotated when cached
-            q, k = self.rotary(q, start=past), self.rotary(k, start=past)
+            q, k = self.rotary.rotate(q, start=past), self.rotary.rotate(k, start=past)
         if cache is not None:
             k, v = cache.append(k, v)  # (batch, kv_heads, seq_k, d_k)
         if self.num_kv_heads < self.num_heads:
@@ -222,6 +223,8 @@ class MultiHeadAttention(nn.Module):
             check_broadcastable(
                 "attn_mask", attn_mask, (batch, self.num_heads, seq_q, seq_k), "(batch, heads, seq_q, seq_k)"
             )
+        if self.rotary is not None:
+            check_positions("query", seq_q, past, self.rotary.max_len)
         if is_causal and seq_q + past != seq_k:
             raise ValueError(f"is_causal needs seq_q == seq_k (self-attention), got {seq_q} and {seq_k}")
         if key_padding_mask is None:

@@ -58,8 +58,13 @@ class RotaryEmbedding(nn.Module):
         check_rank("x", x, 4, "(batch, heads, seq, head_dim)")
         check_floating("x", x)
         check_last_dim("x", x, self.head_dim, f"(batch, heads, seq, head_dim={self.head_dim})")
+        check_positions("x", x.shape[2], start, self.max_len)
+        return self.rotate(x, start)
+
+    def rotate(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """:meth:`forward` without its checks, for :class:`~transformer_lib.multihead.MultiHeadAttention`,
+        which checks its inputs and their positions once, at its door."""
         seq = x.shape[2]
-        check_positions("x", seq, start, self.max_len)
         # (seq, head_dim), broadcast over batch and heads
         cos = self.cos[start : start + seq].to(x.dtype)
         sin = self.sin[start : start + seq].to(x.dtype)

@@ -127,3 +127,12 @@ def check_positions(name: str, seq: int, start: int, max_len: int) -> None:
             f"{name} has {seq} positions starting at position {start}, more than max_len={max_len} allows "
             f"(positions 0..{max_len - 1})"
         )
+
+
+def check_input_ids(name: str, ids: object, vocab_size: int, start: int, max_len: int) -> None:
+    """The checks of ids entering a model's embedding: a ``(batch, seq)`` integer tensor, positions
+    ``start .. start + seq - 1`` within ``max_len``, every id in ``[0, vocab_size)`` (before any kernel
+    sees it)."""
+    check_token_ids(name, ids)
+    check_positions(name, ids.shape[1], start, max_len)
+    check_id_range(name, ids, vocab_size)

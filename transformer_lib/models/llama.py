@@ -31,7 +31,7 @@ from ..layers import RMSNorm, SwiGLU
 from ..multihead import KVCache, MultiHeadAttention
 from ..rotary import RotaryEmbedding
 from ..tokens import PAD
-from ..validate import check_id_range, check_positions, check_token_ids
+from ..validate import check_input_ids
 
 
 @dataclass
@@ -113,9 +113,7 @@ class Llama(nn.Module):
         if caches is not None and len(caches) != len(self.blocks):
             raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
         start = 0 if caches is None else len(caches[0])
-        check_token_ids("ids", ids)
-        check_positions("ids", ids.shape[1], start, self.config.max_len)
-        check_id_range("ids", ids, self.config.vocab_size)
+        check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
         x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
         for i, block in enumerate(self.blocks):
             x = block(x, cache=None if caches is None else caches[i])
