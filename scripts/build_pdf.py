@@ -45,7 +45,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Flags that work for the system Chromium in containers (see tests/test_site.py and TOOLCHAIN.md).
+# Flags that work for the system Chromium in containers (see TOOLCHAIN.md); the browser test uses them too.
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",

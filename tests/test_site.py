@@ -22,19 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.build_pdf import serve
+from scripts.build_pdf import CHROMIUM_FLAGS, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def toc_pages() -> list[str]:
