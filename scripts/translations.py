@@ -1,0 +1,276 @@
+"""The Chinese edition: message catalogues, worksheets for translators, checks and the build.
+
+The English prose of every page is extracted by Sphinx's gettext builder into one catalogue per
+page, ``locales/zh_CN/LC_MESSAGES/book/<page>.po`` (kept in the repository), and applied when the
+site is built with ``language = zh_CN``: code, outputs, figures and math are the English site's.
+
+    python scripts/translations.py extract          English prose -> catalogues (new messages empty,
+                                                    changed ones fuzzy with the old translation)
+    python scripts/translations.py sheet PAGE       write _build/translate/PAGE.txt to translate in
+    python scripts/translations.py apply PAGE       read the worksheet back into PAGE's catalogue
+    python scripts/translations.py check [PAGE...]  untranslated, fuzzy or stale messages, markup
+                                                    that differs, glossary terms not used
+    python scripts/translations.py build            the Chinese site into _build/html-zh
+
+A worksheet holds one block per message: ``#### <n>``, the English text, a ``>>>>`` line, the
+translation (empty where there is none yet). A block marked ``#### <n> fuzzy`` had its English
+changed: its translation is the old one, to be updated; ``apply`` clears the mark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGE = "zh_CN"
+LOCALES = ROOT / "locales"
+CATALOGUES = LOCALES / LANGUAGE / "LC_MESSAGES"
+SITE = ROOT / "_build" / "html-zh"
+SHEETS = ROOT / "_build" / "translate"
+# What the Chinese build sets besides the language (the site's name is configuration, not prose).
+ZH_OVERRIDES = {"language": LANGUAGE, "html_title": "Transformer：从零构建，逐一验证"}
+
+# The book's Chinese terms (the glossary's pairs): where the English of a message uses the term,
+# outside code and math, its translation uses the Chinese one.
+TERMS = [
+    (r"self-attention", "自注意力"),
+    (r"multi-head attention", "多头注意力"),
+    (r"masks?", "掩码"),
+    (r"padding masks?", "填充掩码"),
+    (r"residual connections?", "残差连接"),
+    (r"layer normali[sz]ation", "层归一化"),
+    (r"batch normali[sz]ation", "批归一化"),
+    (r"positional encodings?", "位置编码"),
+    (r"scaled dot-product attention", "缩放点积注意力"),
+    (r"encoders?", "编码器"),
+    (r"decoders?", "解码器"),
+    (r"cross-attention", "交叉注意力"),
+    (r"label smoothing", "标签平滑"),
+    (r"beam search", "束搜索"),
+    (r"KV cache", "KV 缓存"),
+]
+
+# Markup a translation must keep exactly: roles with their targets, inline code, inline and display
+# math, link targets, substitutions.
+MARKUP = [
+    re.compile(r"\{[a-z:-]+\}`[^`]*`"),  # {glue:text}`key:fmt`, {cite:t}`key`, {ref}`label`
+    re.compile(r"(?<![`}])(`+)(?!`)(.+?)(?<!`)\1(?!`)"),  # `code`, ``code``
+    re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^$\s](?:[^$]*[^$\s\\])?\$"),  # $math$, $$math$$
+    re.compile(r"\]\(([^)\s]+)\)"),  # [text](target)
+]
+STRIP = re.compile(r"\{[a-z:-]+\}`[^`]*`|`+[^`]*`+|\$\$.+?\$\$|\$[^$]*\$|\]\([^)]*\)")
+NUMBERED_TITLE = re.compile(r"^(\d+[a-z]?)\. ")
+
+
+def load(path: Path):
+    with path.open("rb") as f:
+        return read_po(f, locale=LANGUAGE)
+
+
+def save(catalog, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        write_po(f, catalog, width=-1, omit_header=False, sort_output=False)
+
+
+def sphinx(builder: str, out: Path, overrides: dict | None = None, fresh: bool = False) -> int:
+    """Build the book with Jupyter Book's Sphinx configuration (warnings are errors)."""
+    from jupyter_book.sphinx import build_sphinx
+
+    confoverrides = {
+        "external_toc_path": str(ROOT / "_toc.yml"),
+        "latex_individualpages": False,
+        "nitpicky": True,
+        **(overrides or {}),
+    }
+    return build_sphinx(
+        ROOT,
+        out,
+        use_external_toc=True,
+        noconfig=True,
+        path_config=str(ROOT / "_config.yml"),
+        confoverrides=confoverrides,
+        builder=builder,
+        warningiserror=True,
+        keep_going=True,
+        freshenv=fresh,
+        verbosity=0,
+        quiet=True,
+        really_quiet=False,
+    )
+
+
+def templates(pot_dir: Path) -> int:
+    """Extract the English prose into ``pot_dir`` (one .pot per page); returns Sphinx's status."""
+    return sphinx("gettext", pot_dir, fresh=True)
+
+
+def extract() -> None:
+    """Bring every catalogue up to date with the English pages (sphinx-intl update)."""
+    pot_dir = ROOT / "_build" / "gettext"
+    if templates(pot_dir):
+        sys.exit("translations: the gettext build failed")
+    from sphinx_intl.basic import update
+
+    status = update(str(LOCALES), str(pot_dir), (LANGUAGE,), line_width=-1, ignore_obsolete=True)
+    print(f"catalogues: {status}")
+
+
+def catalogue(page: str) -> Path:
+    name = page.removesuffix(".po").removeprefix("book/")
+    return CATALOGUES / "book" / f"{name}.po"
+
+
+def pages() -> list[str]:
+    return sorted(p.stem for p in (CATALOGUES / "book").glob("*.po"))
+
+
+def sheet(page: str) -> Path:
+    """Write the worksheet of a page: every message, its translation, fuzzy ones marked."""
+    cat = load(catalogue(page))
+    blocks = []
+    for n, m in enumerate((m for m in cat if m.id), start=1):
+        mark = " fuzzy" if m.fuzzy else ""
+        blocks.append(f"#### {n}{mark}\n{m.id}\n>>>>\n{m.string or ''}\n")
+    out = SHEETS / f"{Path(catalogue(page)).stem}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(blocks), encoding="utf-8")
+    return out
+
+
+def read_sheet(path: Path) -> dict[str, str]:
+    entries: dict[str, str] = {}
+    text = path.read_text(encoding="utf-8")
+    for block in re.split(r"^#### \d+(?: fuzzy)?\n", text, flags=re.M)[1:]:
+        english, _, chinese = block.partition("\n>>>>\n")
+        entries[english] = chinese.strip("\n")
+    return entries
+
+
+def apply(page: str, path: Path | None = None) -> int:
+    """Copy a worksheet's translations into the catalogue; returns how many were set."""
+    po = catalogue(page)
+    cat = load(po)
+    entries = read_sheet(path or SHEETS / f"{po.stem}.txt")
+    count = 0
+    for m in cat:
+        if m.id and entries.get(m.id):
+            m.string = entries[m.id]
+            m.flags.discard("fuzzy")
+            count += 1
+    save(cat, po)
+    return count
+
+
+def markup(text: str) -> Counter:
+    found = Counter()
+    for pattern in MARKUP:
+        for match in pattern.finditer(text):
+            found[match.group(0)] += 1
+    return found
+
+
+def problems_of(page: str, english: set[str] | None = None) -> list[str]:
+    """Everything wrong with one catalogue, one sentence each."""
+    po = catalogue(page)
+    cat = load(po)
+    found = []
+    ids = set()
+    for m in cat:
+        if not m.id:
+            continue
+        ids.add(m.id)
+        short = m.id if len(m.id) < 70 else m.id[:67] + "..."
+        if not m.string:
+            found.append(f"{po.name}: untranslated: {short!r}")
+            continue
+        if m.fuzzy:
+            found.append(f"{po.name}: fuzzy (its English changed; update the translation): {short!r}")
+        missing = markup(m.id) - markup(m.string)
+        extra = markup(m.string) - markup(m.id)
+        if missing or extra:
+            found.append(
+                f"{po.name}: markup differs in {short!r}: "
+                f"missing {sorted(missing)}, not in the English {sorted(extra)}"
+            )
+        numbered = NUMBERED_TITLE.match(m.id)
+        if numbered and not m.string.startswith(f"{numbered.group(1)}\\. "):
+            found.append(
+                f"{po.name}: the title {short!r} must start with '{numbered.group(1)}\\. ' "
+                "(the backslash keeps Markdown from reading it as a list)"
+            )
+        prose = STRIP.sub(" ", m.id)
+        for term, chinese in TERMS:
+            if re.search(rf"(?<![\w-]){term}(?![\w-])", prose, flags=re.I) and chinese not in m.string:
+                found.append(f"{po.name}: {short!r} uses {term!r}: its translation should say {chinese}")
+    for m in cat.obsolete.values():
+        found.append(f"{po.name}: stale message (no longer in the English): {m.id[:67]!r}")
+    if english is not None:
+        for msgid in sorted(english - ids):
+            found.append(f"{po.name}: not in the catalogue (run `make translations`): {msgid[:67]!r}")
+        for msgid in sorted(ids - english):
+            found.append(f"{po.name}: stale message (no longer in the English): {msgid[:67]!r}")
+    return found
+
+
+def english_messages(pot_dir: Path) -> dict[str, set[str]]:
+    result = {}
+    for pot in sorted((pot_dir / "book").glob("*.pot")):
+        result[pot.stem] = {m.id for m in load(pot) if m.id}
+    return result
+
+
+def check(selected: list[str], against_english: bool) -> list[str]:
+    english = None
+    if against_english:
+        with tempfile.TemporaryDirectory() as tmp:
+            if templates(Path(tmp)):
+                return ["the gettext build failed"]
+            english = english_messages(Path(tmp))
+        missing = sorted(set(english) - set(pages()))
+        if missing:
+            return [f"no catalogue for {', '.join(missing)} (run `make translations`)"]
+    found = []
+    for page in selected or pages():
+        found += problems_of(page, None if english is None else english[page])
+    return found
+
+
+def build() -> int:
+    return sphinx("html", SITE, ZH_OVERRIDES, fresh=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("extract")
+    sub.add_parser("build")
+    for name in ("sheet", "apply"):
+        sub.add_parser(name).add_argument("page")
+    c = sub.add_parser("check")
+    c.add_argument("pages", nargs="*")
+    c.add_argument("--english", action="store_true", help="also compare with freshly extracted English (8 s)")
+    args = parser.parse_args()
+    if args.command == "extract":
+        extract()
+    elif args.command == "build":
+        sys.exit(build())
+    elif args.command == "sheet":
+        print(sheet(args.page))
+    elif args.command == "apply":
+        print(f"{apply(args.page)} translations set in {catalogue(args.page)}")
+    else:
+        found = check(args.pages, args.english)
+        print("\n".join(found) or "all messages translated, markup and terms kept")
+        sys.exit(1 if found else 0)
+
+
+if __name__ == "__main__":
+    main()
