@@ -197,8 +197,7 @@ def problems_of(page: str, english: set[str] | None = None) -> list[str]:
         extra = markup(m.string) - markup(m.id)
         if missing or extra:
             found.append(
-                f"{po.name}: markup differs in {short!r}: "
-                f"missing {sorted(missing)}, not in the English {sorted(extra)}"
+                f"{po.name}: markup differs in {short!r}: missing {sorted(missing)}, not in the English {sorted(extra)}"
             )
         numbered = NUMBERED_TITLE.match(m.id)
         if numbered and not m.string.startswith(f"{numbered.group(1)}\\. "):

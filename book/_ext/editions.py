@@ -16,9 +16,9 @@ Two things Sphinx's internationalisation does not do for a Jupyter Book by itsel
 from __future__ import annotations
 
 from docutils import nodes
+from myst_nb.core.variables import VariableOutput
 from myst_nb.ext.glue import directives as glue_directives
 from myst_nb.ext.glue import roles as glue_roles
-from myst_nb.core.variables import VariableOutput
 from myst_nb.ext.glue import utils as glue_utils
 
 # The editions, in the order the switch lists them: language code, output folder, label.
