@@ -84,12 +84,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check conftest.py transformer_lib tests benchmarks scripts book/_ext
 	$(BIN)/ruff format --check conftest.py transformer_lib tests benchmarks scripts book/_ext
 
-# Student copies for coursework: solution cells (tagged `solution`) removed, outputs cleared.
+# Student copies for coursework (scripts/coursework.py): solutions removed, outputs cleared, the website's
+# MyST (exercise directives, admonitions, glued numbers, citations) turned into Markdown Jupyter and Colab show.
 student: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --output-dir _build/student \
-		--TagRemovePreprocessor.enabled=True --TagRemovePreprocessor.remove_cell_tags='["solution"]' \
-		--ClearOutputPreprocessor.enabled=True $(NOTEBOOKS)
-	@echo "Student copies written to _build/student/"
+	$(BIN)/python scripts/coursework.py student --out _build/student
 
 # The property-based tests with the large profile: FUZZ_EXAMPLES fresh random draws per test
 # (make test runs the same tests with a small, derandomized profile).

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,7 @@ def names(source: str) -> tuple[set[str], set[str]]:
 def cells_a_student_copy_needs(nb) -> list[int]:
     """Indices of the cells to run: setup, everything from the first exercise on, and what those read."""
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "{exercise}" in c.source)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "### Exercise " in c.source)
     keep = {code[0], *(i for i in code if i >= first)}
     needed: set[str] = set()
     defined_here: set[str] = set()  # by the exercise cells above the one read
@@ -112,8 +113,13 @@ def test_student_copy_has_no_solutions_and_checks_give_hints(path, student_copie
     assert not [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     assert not [c for c in nb.cells if "solution-start" in c.source or "solution-end" in c.source]
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs must be cleared"
-    exercises = [c for c in nb.cells if c.cell_type == "markdown" and "{exercise}" in c.source]
+    exercises = [c for c in nb.cells if c.cell_type == "markdown" and "### Exercise " in c.source]
     assert len(exercises) >= 3, f"{path.name}: the student copy lost its exercise prompts"
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    website_only = re.findall(
+        r"```\{|:::\{|\{[\w:-]+\}`|^:(?:label|nonumber|class):|solutions are hidden", markdown, re.M
+    )
+    assert not website_only, f"{path.name}: MyST that Jupyter shows raw in the student copy: {website_only}"
 
     keep = cells_a_student_copy_needs(nb)
     nb.cells = [nb.cells[i] for i in keep]
