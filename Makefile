@@ -16,7 +16,7 @@ export $(CANONICAL)
 NATIVE := env $(foreach v,$(CANONICAL),-u $(v)) TRANSFORMER_LIB_NUMERICS=native OMP_NUM_THREADS=2
 ROBUST_OFFSET ?= 1000
 
-.PHONY: book pdf test execute robust drift lint bench env student clean fuzz
+.PHONY: book book-zh translations pdf test execute robust drift lint bench env student clean fuzz
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,18 @@ env: $(STAMP)
 book: $(STAMP)
 	$(BIN)/jupyter-book build -W -n --keep-going .
 	@echo "Site built: open _build/html/book/intro.html"
+
+# The Chinese edition, from the same notebooks: the English prose replaced by the translations in
+# locales/zh_CN/LC_MESSAGES/book/*.po (warnings are errors), next to the English site in _build/html-zh.
+book-zh: $(STAMP)
+	$(BIN)/python scripts/translations.py build
+	@echo "Chinese edition built: open _build/html-zh/book/intro.html"
+
+# After changing English prose: bring the catalogues up to date (new messages empty, changed ones fuzzy
+# with their old translation), then translate (scripts/translations.py sheet/apply) and check.
+translations: $(STAMP)
+	$(BIN)/python scripts/translations.py extract
+	$(BIN)/python scripts/translations.py check || true
 
 # The printable edition: the built site's pages, in the order of _toc.yml, printed by headless Chromium
 # (apt-get install chromium) into one PDF with a title page, contents, page numbers and bookmarks.

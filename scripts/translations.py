@@ -23,6 +23,7 @@ import argparse
 import re
 import sys
 import tempfile
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -67,6 +68,33 @@ MARKUP = [
 ]
 STRIP = re.compile(r"\{[a-z:-]+\}`[^`]*`|`+[^`]*`+|\$\$.+?\$\$|\$[^$]*\$|\]\([^)]*\)")
 NUMBERED_TITLE = re.compile(r"^(\d+[a-z]?)\. ")
+EMPHASIS = re.compile(r"(?<!\\)\*+")
+
+
+def is_punctuation(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("P") or (ch.isascii() and not ch.isalnum() and not ch.isspace())
+
+
+def broken_emphasis(text: str) -> list[str]:
+    """Emphasis markers Markdown will not read as such, with their surroundings.
+
+    CommonMark opens ``*``/``**`` only where it is left-flanking and closes it only where it is
+    right-flanking; next to Chinese punctuation that fails where English has a space, as in
+    ``**一元（unigram）**模型``: the closing ``**`` follows a bracket and precedes a letter, so it
+    stays visible. (Move the punctuation outside: ``**一元**（unigram）模型``.)
+    """
+    text = STRIP.sub(lambda m: "x" * len(m.group(0)), text)
+    found, open_runs = [], {}
+    for run in EMPHASIS.finditer(text):
+        before = text[run.start() - 1] if run.start() else " "
+        after = text[run.end()] if run.end() < len(text) else " "
+        left = not after.isspace() and (not is_punctuation(after) or before.isspace() or is_punctuation(before))
+        right = not before.isspace() and (not is_punctuation(before) or after.isspace() or is_punctuation(after))
+        opening = not open_runs.get(len(run.group(0)))
+        if (opening and not left) or (not opening and not right):
+            found.append(text[max(0, run.start() - 12) : run.end() + 12])
+        open_runs[len(run.group(0))] = opening
+    return found
 
 
 def load(path: Path):
@@ -209,6 +237,8 @@ def problems_of(page: str, english: set[str] | None = None) -> list[str]:
                 f"{po.name}: the title {short!r} must start with '{numbered.group(1)}\\. ' "
                 "(the backslash keeps Markdown from reading it as a list)"
             )
+        for context in broken_emphasis(m.string):
+            found.append(f"{po.name}: emphasis Markdown will not render in {short!r}: {context!r}")
         prose = STRIP.sub(" ", m.id)
         for term, chinese in TERMS:
             if re.search(rf"(?<![\w-]){term}(?![\w-])", prose, flags=re.I) and chinese not in m.string:

@@ -1,0 +1,141 @@
+"""The Chinese edition: every English message translated, the Chinese site built, every page opened.
+
+The catalogues (locales/zh_CN/LC_MESSAGES/book/*.po) must hold a current translation of every message
+of the English pages: a changed English sentence makes `test_every_message_is_translated` fail until
+its translation is updated (README, *The Chinese edition*). The browser part needs Chromium, like
+tests/test_site.py: skipped where it is missing, unless REQUIRE_BROWSER=1 (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scripts import translations
+from scripts.build_pdf import CHROMIUM_FLAGS, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "_build" / "screenshots-zh"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *(chapter["file"] for part in toc["parts"] for chapter in part["chapters"])]
+
+
+PAGES = toc_pages()
+
+
+def test_every_message_is_translated():
+    problems = translations.check([], against_english=True)
+    assert not problems, "the Chinese catalogues are not current:\n" + "\n".join(problems[:40])
+
+
+def test_a_changed_sentence_is_caught(tmp_path, monkeypatch):
+    """The check sees an English message without its translation, and a translation whose markup
+    (here a glued number) is not the English one's."""
+    po = translations.catalogue("04_masks")
+    catalog = translations.load(po)
+    message = next(m for m in catalog if m.id.startswith("To block a key"))
+    message.string = message.string.replace("$-\\infty$", "$-10^9$", 1)
+    catalog.add("A sentence the catalogue has never seen.", "")
+    monkeypatch.setattr(translations, "CATALOGUES", tmp_path)
+    translations.save(catalog, translations.catalogue("04_masks"))
+    problems = translations.problems_of("04_masks")
+    assert any("untranslated: 'A sentence the catalogue has never seen.'" in p for p in problems)
+    assert any("markup differs" in p and "To block a key" in p for p in problems)
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory) -> Path:
+    """Both editions side by side, as `make book` and `make book-zh` build them."""
+    out = tmp_path_factory.mktemp("editions")
+    assert translations.sphinx("html", out / "html", fresh=True) == 0, "the English build failed or warned"
+    status = translations.sphinx("html", out / "html-zh", translations.ZH_OVERRIDES, fresh=True)
+    assert status == 0, "the Chinese build failed or warned (warnings are errors)"
+    return out
+
+
+def test_chinese_edition_builds_every_page(sites):
+    for page in PAGES:
+        assert (sites / "html-zh" / f"{page}.html").is_file(), f"{page}.html was not built"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but not installed")
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(sites):
+    with serve(sites) as url:
+        yield url
+
+
+# Renders a CJK string and the same number of private-use characters, which no font has: if the two
+# look the same, the CJK characters were drawn as the missing-glyph box ("tofu").
+GLYPHS = """() => {
+  const probe = (text) => {
+    const span = document.createElement('span');
+    span.textContent = text;
+    span.style.cssText = 'font-size: 32px; position: fixed; top: 0; left: 0; background: white';
+    document.body.appendChild(span);
+    return span;
+  };
+  return [probe('注意力掩码'), probe('\\ue000\\ue001\\ue002\\ue003\\ue004')].map((s, i) => {
+    s.id = 'glyph-probe-' + i;
+    return s.getBoundingClientRect().width;
+  });
+}"""
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_chinese_page_in_browser(page_name, browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}") if req.url.startswith(server) else None)
+    page.goto(f"{server}/html-zh/{page_name}.html", wait_until="networkidle")
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("MathJax.startup.promise")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{Path(page_name).name}.png"), full_page=True)
+
+    assert not errors, f"console errors or failed requests: {errors}"
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    title = page.locator("main h1").first.inner_text()
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in title), f"the page title is not translated: {title!r}"
+    raw_math = page.locator("main .math:not(:has(mjx-container))").count()
+    assert raw_math == 0, f"{raw_math} math elements were not rendered by MathJax"
+
+    page.evaluate(GLYPHS)
+    cjk, tofu = (page.locator(f"#glyph-probe-{i}").screenshot() for i in range(2))
+    assert cjk != tofu, "Chinese characters are drawn as boxes: no CJK font (apt-get install fonts-wqy-microhei)"
+
+    # the language switch leads to the same page in English, and the English page leads back
+    switch = page.locator("a.language-switch-link[hreflang='en']")
+    assert switch.count() == 1, "no link to the English edition"
+    switch.click()
+    page.wait_for_load_state()
+    assert page.url == f"{server}/html/{page_name}.html", f"the English link went to {page.url}"
+    back = page.locator("a.language-switch-link[hreflang='zh-CN']")
+    assert back.count() == 1, "the English page has no link to the Chinese edition"
+    back.click()
+    page.wait_for_load_state()
+    assert page.url == f"{server}/html-zh/{page_name}.html", f"the Chinese link went to {page.url}"
+    page.close()
