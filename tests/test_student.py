@@ -138,3 +138,34 @@ def test_student_copy_has_no_solutions_and_checks_give_hints(path, student_copie
         text = json.dumps([o.get("data", o.get("text")) for o in cell.outputs], ensure_ascii=False)
         assert "\u274c" in text, f"{path.name}: this check does not fail on the empty exercise:\n{cell.source}\n{text}"
         assert "\u2705" not in text
+
+
+def literal(node: ast.AST) -> bool:
+    """A value written out in the source: a number, a string, or a tuple/list/arithmetic of them."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Tuple | ast.List):
+        return all(literal(e) for e in node.elts)
+    if isinstance(node, ast.BinOp):
+        return literal(node.left) and literal(node.right)
+    return isinstance(node, ast.UnaryOp) and literal(node.operand)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_checks_do_not_show_the_answer(path):
+    """A check cell sits right under its exercise on the site and in every student copy: it must not
+    define the reference answer (those live in the library, `transformer_lib.references`) nor write
+    the expected value out (`check_value(x, 513)`)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in (c for c in nb.cells if is_check(c)):
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                assert "reference" not in node.name, f"{path.name}: a check defines {node.name}:\n{cell.source}"
+            is_call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if is_call and node.func.attr == "check_value" and len(node.args) >= 2 and node.args[1] is not None:
+                expected = node.args[1]
+                # a claim checked as True or False ("accuracy above 0.9") gives nothing away
+                assert not literal(expected) or ast.unparse(expected) in ("None", "True", "False"), (
+                    f"{path.name}: a check writes its expected value out ({ast.unparse(expected)}):\n{cell.source}"
+                )
