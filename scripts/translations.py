@@ -66,6 +66,7 @@ MARKUP = [
     re.compile(r"\$\$.+?\$\$|(?<![\\$])\$[^$\s](?:[^$]*[^$\s\\])?\$"),  # $math$, $$math$$
     re.compile(r"\]\(([^)\s]+)\)"),  # [text](target)
 ]
+SHOWN_TEXT = re.compile(r"^(\{(?:ref|numref|doc)\})`[^`<]*<([^>]+)>`$")
 STRIP = re.compile(r"\{[a-z:-]+\}`[^`]*`|`+[^`]*`+|\$\$.+?\$\$|\$[^$]*\$|\]\([^)]*\)")
 NUMBERED_TITLE = re.compile(r"^(\d+[a-z]?)\. ")
 EMPHASIS = re.compile(r"(?<!\\)\*+")
@@ -203,7 +204,8 @@ def markup(text: str) -> Counter:
     found = Counter()
     for i, pattern in enumerate(MARKUP):
         for match in pattern.finditer(text):
-            found[match.group(0)] += 1
+            # a reference's shown text is prose, to translate: only its target must stay
+            found[SHOWN_TEXT.sub(r"\1`<\2>`", match.group(0))] += 1
         if i == 0:
             text = pattern.sub(" ", text)
     return found

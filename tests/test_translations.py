@@ -111,8 +111,9 @@ def test_chinese_page_in_browser(page_name, browser, server):
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}") if req.url.startswith(server) else None)
     page.goto(f"{server}/html-zh/{page_name}.html", wait_until="networkidle")
-    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
-    page.evaluate("MathJax.startup.promise")
+    if page.locator("script[src*='mathjax']").count():
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("MathJax.startup.promise")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{Path(page_name).name}.png"), full_page=True)
 
@@ -122,6 +123,15 @@ def test_chinese_page_in_browser(page_name, browser, server):
     assert any("\u4e00" <= ch <= "\u9fff" for ch in title), f"the page title is not translated: {title!r}"
     raw_math = page.locator("main .math:not(:has(mjx-container))").count()
     assert raw_math == 0, f"{raw_math} math elements were not rendered by MathJax"
+
+    captions = page.locator(".bd-sidebar .caption-text").all_inner_texts()
+    untranslated = [c for c in captions if not any("\u4e00" <= ch <= "\u9fff" for ch in c)]
+    assert captions and not untranslated, f"sidebar captions not translated: {untranslated}"
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    severe = [f"{v['id']} ({v['impact']}): {v['help']}" for v in violations if v["impact"] in ("serious", "critical")]
+    assert not severe, "accessibility violations:\n" + "\n".join(severe)
 
     page.evaluate(GLYPHS)
     cjk, tofu = (page.locator(f"#glyph-probe-{i}").screenshot() for i in range(2))
