@@ -122,6 +122,8 @@ def sphinx(builder: str, out: Path, overrides: dict | None = None, fresh: bool =
     return build_sphinx(
         ROOT,
         out,
+        # its own environment: the English build's (_build/.doctrees) holds the English doctrees
+        doctreedir=out.parent / f".doctrees-{out.name}",
         use_external_toc=True,
         noconfig=True,
         path_config=str(ROOT / "_config.yml"),
@@ -266,9 +268,9 @@ def check(selected: list[str], against_english: bool) -> list[str]:
     english = None
     if against_english:
         with tempfile.TemporaryDirectory() as tmp:
-            if templates(Path(tmp)):
+            if templates(Path(tmp) / "pot"):
                 return ["the gettext build failed"]
-            english = english_messages(Path(tmp))
+            english = english_messages(Path(tmp) / "pot")
         missing = sorted(set(english) - set(pages()))
         if missing:
             return [f"no catalogue for {', '.join(missing)} (run `make translations`)"]
