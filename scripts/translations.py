@@ -36,7 +36,13 @@ CATALOGUES = LOCALES / LANGUAGE / "LC_MESSAGES"
 SITE = ROOT / "_build" / "html-zh"
 SHEETS = ROOT / "_build" / "translate"
 # What the Chinese build sets besides the language (the site's name is configuration, not prose).
-ZH_OVERRIDES = {"language": LANGUAGE, "html_title": "Transformer：从零构建，逐一验证"}
+ZH_OVERRIDES = {
+    "language": LANGUAGE,
+    "html_title": "Transformer：从零构建，逐一验证",
+    # sphinx-togglebutton has no Chinese catalogue of its own
+    "togglebutton_hint": "点击显示",
+    "togglebutton_hint_hide": "点击隐藏",
+}
 
 # The book's Chinese terms (the glossary's pairs): where the English of a message uses the term,
 # outside code and math, its translation uses the Chinese one.
