@@ -101,6 +101,13 @@ lint: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python scripts/coursework.py student --out _build/student
 
+# The nbgrader course (scripts/course.py; points and hidden tests in course.yml): every chapter as an
+# assignment, source/ with the solutions and release/ for the students (nbgrader generate_assignment).
+# The gradebook and the grades in COURSE are kept; see book/instructors.md for a class's commands.
+COURSE ?= _build/course
+course: $(STAMP)
+	$(BIN)/python scripts/course.py --out $(COURSE)
+
 # The property-based tests with the large profile: FUZZ_EXAMPLES fresh random draws per test
 # (make test runs the same tests with a small, derandomized profile).
 fuzz: $(STAMP)

@@ -1,0 +1,346 @@
+"""The nbgrader course (make course): every chapter an assignment, and a class graded from start to end.
+
+(a) Structure, every chapter: each exercise is one solution cell (the book's stub, then the book's
+solution between nbgrader's markers) and one graded test cell (the book's check, worth the points of
+course.yml, after a hidden part); everything else is locked and its Markdown plain. The release copies
+hold the stubs and the visible checks only. The hidden tests pass on the book's solutions and fail on
+the stubs.
+
+(b) A class on chapter 4, run as book/instructors.md says: release, a roster, submissions in nbgrader's
+``submitted/<student>/<assignment>/`` layout, ``autograde``, ``export``, ``generate_feedback``. The
+students: one hands in the release untouched, one solves half the exercises (the book's solution cells
+pasted in), one solves all, one has an exercise cell that raises, one games the grader (a test cell
+replaced by ``pass``, another deleted, strict checks turned off), one hands in no notebook, one
+renames the notebook. The grading kernels talk over Unix sockets (tests/kernels.py says why).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbgrader.utils import compute_checksum
+
+from scripts import course as coursebuild
+from scripts.coursework import exercises
+
+ROOT = Path(__file__).resolve().parents[1]
+NBGRADER = Path(sys.prefix) / "bin" / "nbgrader"
+CHAPTER = "04_masks"
+CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("*.ipynb"))
+HIDDEN_TESTS = sorted(yaml.safe_load((ROOT / "course.yml").read_text())["hidden_tests"])
+# What the website renders and Jupyter shows raw (as tests/test_student.py checks the student copies).
+WEBSITE_ONLY = re.compile(r"```\{|:::\{|\{[\w:-]+\}`|^:(?:label|nonumber|class):|solutions are hidden", re.M)
+STRICT_OFF = 'import os\n\nos.environ["TRANSFORMER_LIB_STRICT_CHECKS"] = "0"'
+# Printed by the all-solved student's last exercise cell: the transport of the kernel that grades it.
+KERNEL_PROBE = """
+import json
+from ipykernel.connect import get_connection_info
+
+print("kernel transport:", json.loads(get_connection_info())["transport"])"""
+
+
+def grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def by_grade_id(nb) -> dict:
+    return {grade_id(c): c for c in nb.cells if grade_id(c)}
+
+
+def solution_of(book, ex) -> str:
+    """The book's solution cells of an exercise, as a student would paste them into one cell."""
+    return "\n\n".join(book.cells[i].source for i in ex.solution)
+
+
+def checks_of(book, ex) -> str:
+    return "\n\n".join(book.cells[i].source for i in ex.checks)
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """``make course`` into a fresh folder, with the chapters and course.yml as they were read for it."""
+    books = dict(coursebuild.chapters())
+    out = tmp_path_factory.mktemp("course")
+    started = time.perf_counter()
+    subprocess.run(
+        ["make", "-s", "course", f"VENV={sys.prefix}", f"COURSE={out}"], cwd=ROOT, check=True, capture_output=True
+    )
+    print(f"make course: {time.perf_counter() - started:.1f} s")
+    settings = coursebuild.load_course({ex.label for nb in books.values() for ex in exercises(nb)})
+    return out, books, settings
+
+
+def test_every_chapter_is_an_assignment(built):
+    out, books, _ = built
+    assert sorted(books) == CHAPTERS, "a chapter without exercises"
+    assert (out / "nbgrader_config.py").is_file()
+    for kind in ("source", "release"):
+        assert sorted(p.name for p in (out / kind).iterdir()) == CHAPTERS, f"{kind}/ is not one folder a chapter"
+        for name in CHAPTERS:
+            assert (out / kind / name / f"{name}.ipynb").is_file(), f"{kind}/{name}/{name}.ipynb is missing"
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ("points: {default: 1, ch4-subsequant: 2}", "names exercises that no chapter has: ch4-subsequant"),
+        ("points: {default: 0}", "the points of default must be a positive number, got 0"),
+    ],
+)
+def test_course_yml_names_only_exercises_and_positive_points(settings, error, tmp_path):
+    (tmp_path / "course.yml").write_text(f"course_id: c\n{settings}\n")
+    with pytest.raises(ValueError, match=error):
+        coursebuild.load_course({"ch4-subsequent"}, tmp_path / "course.yml")
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_each_exercise_is_one_solution_cell_and_one_graded_test_cell(name, built):
+    out, books, settings = built
+    book, source = books[name], read(out / "source" / name / f"{name}.ipynb")
+    meta = [c.metadata["nbgrader"] for c in source.cells]
+    assert source.cells[0].source == coursebuild.STRICT_CELL, "strict checks first"
+    found = exercises(book)
+    assert [m["grade_id"] for m in meta if m["solution"]] == [ex.label for ex in found]
+    assert [m["grade_id"] for m in meta if m["grade"]] == [f"{ex.label}-check" for ex in found]
+    assert all(m["locked"] for m in meta if not (m["solution"] or m["grade"])), "the rest must be read-only"
+    cells = by_grade_id(source)
+    for ex in found:
+        solution, test = cells[ex.label], cells[f"{ex.label}-check"]
+        stub = book.cells[ex.stub].source
+        assert solution.source == f"{stub}\n### BEGIN SOLUTION\n{solution_of(book, ex)}\n### END SOLUTION"
+        assert test.metadata["nbgrader"]["points"] == settings.points_of(ex.label), f"{ex.label}: points"
+        assert test.source.startswith(f"### BEGIN HIDDEN TESTS\n{coursebuild.STRICT_AGAIN}\n")
+        assert test.source.endswith(f"### END HIDDEN TESTS\n{checks_of(book, ex)}"), f"{ex.label}: not the check"
+        assert ("def hidden_tests():" in test.source) == (ex.label in settings.hidden_tests), ex.label
+        for i in ex.checks:  # nbgrader scores a test cell that writes to stderr as failed
+            assert not [o for o in book.cells[i].outputs if o.get("name") == "stderr"], f"{ex.label} warns"
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_the_release_has_the_stubs_and_checks_and_plain_markdown(name, built):
+    out, books, _ = built
+    book, release = books[name], read(out / "release" / name / f"{name}.ipynb")
+    cells = by_grade_id(release)
+    text = "\n".join(c.source for c in release.cells)
+    for ex in exercises(book):
+        # nbgrader puts the (empty) code stub where the solution was: the stub and one blank line
+        assert cells[ex.label].source == f"{book.cells[ex.stub].source}\n", f"{ex.label}: not the book's stub"
+        assert cells[f"{ex.label}-check"].source == checks_of(book, ex), f"{ex.label}: not the book's check"
+        assert solution_of(book, ex) not in text, f"{ex.label}: the release holds the solution"
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "def hidden_tests"):
+        assert marker not in text, f"the release holds {marker}"
+    markdown = "\n".join(c.source for c in release.cells if c.cell_type == "markdown")
+    assert not WEBSITE_ONLY.findall(markdown), f"MyST that Jupyter shows raw: {WEBSITE_ONLY.findall(markdown)}"
+    assert "### Exercise 1" in markdown, "the exercise prompts are plain headings"
+
+
+@pytest.mark.parametrize("label", HIDDEN_TESTS)
+def test_hidden_tests_pass_on_the_book_solution_and_fail_on_the_stub(label, built, monkeypatch):
+    """The hidden part as the source notebook holds it, run after the exercise's cell in a namespace of
+    its own (the exercises that have hidden tests need no state of their chapter)."""
+    out, books, _ = built
+    name, book, ex = next((n, nb, ex) for n, nb in books.items() for ex in exercises(nb) if ex.label == label)
+    test = by_grade_id(read(out / "source" / name / f"{name}.ipynb"))[f"{label}-check"].source
+    hidden = test.split("### BEGIN HIDDEN TESTS\n")[1].split("### END HIDDEN TESTS")[0]
+    monkeypatch.setenv("TRANSFORMER_LIB_STRICT_CHECKS", "0")  # the hidden part sets it to 1 itself
+    prelude = "import math\nimport os\nimport torch\nimport torch.nn.functional as F\nimport transformer_lib as tl\n"
+    namespace: dict = {}
+    exec(prelude + solution_of(book, ex), namespace)
+    names = set(namespace)
+    exec(hidden, namespace)
+    assert set(namespace) == names, "the hidden tests leave names behind in the chapter"
+    namespace = {}
+    exec(prelude + book.cells[ex.stub].source, namespace)
+    with pytest.raises(AssertionError, match="not implemented yet"):
+        exec(hidden, namespace)
+
+
+def nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` in the course folder, as an instructor types it. nbgrader runs ``alembic`` by
+    name, so this Python's bin/ goes first on PATH; the rest of the environment (the canonical
+    numerics that conftest.py sets) is the grading kernels'."""
+    env = {**os.environ, "PATH": f"{NBGRADER.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run([str(NBGRADER), *args], cwd=root, env=env, capture_output=True, text=True)
+    if check and done.returncode:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@dataclass
+class GradedClass:
+    """The class after `autograde`, `export` and `generate_feedback`, and what each student did."""
+
+    root: Path
+    log: str  # what `nbgrader autograde` wrote, for the whole class
+    renamed: subprocess.CompletedProcess  # `nbgrader autograde --student renamed`
+    scores: dict[str, float]  # by student, from the exported CSV
+    points: dict[str, float]  # by exercise label, in order
+    gamed: str  # the exercise whose test cell the gaming student replaced by `pass`
+    gamed_check: object  # that cell, as handed in
+    deleted: str  # the exercise whose test cell the gaming student deleted
+    raising: str  # the exercise whose cell raises in the raising student's notebook
+
+    def feedback(self, student: str) -> str:
+        """The text of a student's feedback page, without its HTML tags (which split the tracebacks)."""
+        page = (self.root / "feedback" / student / CHAPTER / f"{CHAPTER}.html").read_text(encoding="utf-8")
+        return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+    def autograded(self, student: str):
+        return read(self.root / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded_class(built, tmp_path_factory) -> GradedClass:
+    """Chapter 4 released from the course that `make course` wrote, handed in by seven students, graded."""
+    out, books, settings = built
+    root = tmp_path_factory.mktemp("class").resolve()
+    shutil.copy(out / "nbgrader_config.py", root)
+    shutil.copytree(out / "source" / CHAPTER, root / "source" / CHAPTER)
+    with (root / "nbgrader_config.py").open("a") as config:  # Unix sockets: tests/kernels.py says why
+        config.write(f'\nc.KernelManager.transport = "ipc"\nc.KernelManager.ip = "{root / "kernel"}"\n')
+    nbgrader(root, "generate_assignment", CHAPTER, "--force")
+    (root / "roster.csv").write_text("id\nuntouched\nhalf\nall\nraises\ngames\nmissing\nrenamed\n")
+    nbgrader(root, "db", "student", "import", "roster.csv")
+
+    book = books[CHAPTER]
+    found = exercises(book)
+    labels = [ex.label for ex in found]
+    release = read(root / "release" / CHAPTER / f"{CHAPTER}.ipynb")
+
+    def handed_in(solved, deleted=(), **sources):
+        """The release with the book's solutions of ``solved``, cells replaced by ``sources`` (by
+        grade id) and the cells of ``deleted`` removed."""
+        nb = nbformat.from_dict(json.loads(json.dumps(release)))
+        cells = by_grade_id(nb)
+        for ex in found:
+            if ex.label in solved:
+                cells[ex.label].source = solution_of(book, ex)
+        for cell_id, text in sources.items():
+            cells[cell_id].source = text
+        nb.cells = [c for c in nb.cells if grade_id(c) not in deleted]
+        return nb
+
+    def submit(student: str, nb, filename: str = f"{CHAPTER}.ipynb") -> None:
+        folder = root / "submitted" / student / CHAPTER
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / filename)
+
+    gamed, raising, deleted = labels[0], labels[1], labels[2]
+    # The raising student's function is wrong, and trying it out in the exercise cell raises.
+    name = re.match(r"def (\w+)", book.cells[found[1].stub].source)[1]
+    bug = f"def {name}(*args):\n    return torch.ones(3) + torch.ones(4)\n\n\n{name}()"
+    # The gaming student leaves one exercise unsolved, turns strict checks off (in the locked cell and
+    # in the exercise's), replaces its test cell by `pass` and deletes the test cell of a solved one.
+    turned_off = {"strict-checks": STRICT_OFF, gamed: f"{book.cells[found[0].stub].source}\n{STRICT_OFF}"}
+    games = handed_in(set(labels) - {gamed}, [f"{deleted}-check"], **turned_off, **{f"{gamed}-check": "pass"})
+    submit("untouched", release)
+    submit("half", handed_in(labels[: len(labels) // 2]))
+    submit("all", handed_in(labels, **{labels[-1]: solution_of(book, found[-1]) + "\n" + KERNEL_PROBE}))
+    submit("raises", handed_in(labels, **{raising: bug}))
+    submit("games", games)
+    (root / "submitted" / "missing" / CHAPTER).mkdir(parents=True)
+    (root / "submitted" / "missing" / CHAPTER / f"{CHAPTER}.html").write_text("an export, not the notebook")
+
+    started = time.perf_counter()
+    autograde = nbgrader(root, "autograde", CHAPTER)
+    print(f"autograde, 5 submissions of {CHAPTER}: {time.perf_counter() - started:.1f} s")
+    submit("renamed", handed_in(labels), filename=f"{CHAPTER} (1).ipynb")
+    renamed = nbgrader(root, "autograde", CHAPTER, "--student", "renamed", check=False)
+    nbgrader(root, "export", "--to", "grades.csv")
+    nbgrader(root, "generate_feedback", CHAPTER)
+    with (root / "grades.csv").open() as f:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    return GradedClass(
+        root=root,
+        log=autograde.stdout + autograde.stderr,
+        renamed=renamed,
+        scores=scores,
+        points={label: float(settings.points_of(label)) for label in labels},
+        gamed=gamed,
+        gamed_check=by_grade_id(games)[f"{gamed}-check"],
+        deleted=deleted,
+        raising=raising,
+    )
+
+
+def test_scores_are_the_points_of_the_solved_exercises(graded_class):
+    points, scores = graded_class.points, graded_class.scores
+    labels, total = list(points), sum(points.values())
+    assert scores["untouched"] == 0
+    assert scores["half"] == sum(points[label] for label in labels[: len(labels) // 2])
+    assert scores["all"] == total
+    assert scores["raises"] == total - points[graded_class.raising], "only the raising exercise is lost"
+
+
+def test_the_book_solutions_run_without_an_error(graded_class):
+    cells = graded_class.autograded("all").cells
+    errors = [c.source for c in cells if any(o.output_type == "error" for o in c.get("outputs", []))]
+    assert not errors, f"cells of the course notebook that raise with the book's solutions: {errors}"
+
+
+def test_feedback_shows_each_check_hint_and_no_hidden_test(graded_class):
+    for student in ("untouched", "half", "all", "raises", "games"):
+        text = graded_class.feedback(student)
+        assert "HIDDEN TESTS" not in text and "def hidden_tests" not in text, f"{student}: hidden tests shown"
+        assert ("\u274c" in text) == (student != "all"), f"{student}'s feedback: the ❌ hints"
+        assert ("\u2705" in text) == (student != "untouched"), f"{student}'s feedback: the ✅ lines"
+    assert "not implemented yet" in graded_class.feedback("untouched")
+    raised = graded_class.feedback("raises")
+    assert "RuntimeError: The size of tensor a" in raised, "the error of the exercise cell"
+    assert "raised RuntimeError on the case" in raised, "the check's hint"
+
+
+def test_changed_locked_cells_are_restored_and_a_deleted_test_cell_put_back(graded_class):
+    """nbgrader logs each changed checksum and grades with the gradebook's copy of the cell (with its
+    hidden part, which turns strict checks on again): the gamed exercise earns nothing, the solved
+    exercise whose test cell was deleted earns its points."""
+    gamed, log = graded_class.gamed, graded_class.log
+    changed = compute_checksum(graded_class.gamed_check)
+    assert re.search(rf"cell {gamed}-check has changed! \(should be: \w+, got: {changed}\)", log), log
+    assert "Attribute 'checksum' for cell strict-checks has changed!" in log
+    assert f"Missing grade cell {graded_class.deleted}-check encountered, adding to notebook" in log
+    source = by_grade_id(read(graded_class.root / "source" / CHAPTER / f"{CHAPTER}.ipynb"))
+    graded = by_grade_id(graded_class.autograded("games"))
+    assert graded[f"{gamed}-check"].source == source[f"{gamed}-check"].source
+    assert graded["strict-checks"].source == source["strict-checks"].source
+    points = graded_class.points
+    assert graded_class.scores["games"] == sum(points.values()) - points[gamed]
+
+
+def test_a_submission_without_the_notebook_scores_zero(graded_class):
+    """No notebook of the assignment's name: a warning, no grading, no feedback; the roster gives it 0."""
+    root = graded_class.root
+    assert f"No notebooks were matched by '{root}/submitted/missing/{CHAPTER}/*.ipynb'" in graded_class.log
+    assert not (root / "autograded" / "missing").exists()
+    assert not (root / "feedback" / "missing").exists()
+    assert graded_class.scores["missing"] == 0
+
+
+def test_a_renamed_notebook_is_skipped_and_scores_zero(graded_class):
+    renamed = graded_class.renamed
+    assert renamed.returncode != 0, "autograde reports the student it could not grade"
+    skipped = f"Skipping unknown notebook: {graded_class.root}/submitted/renamed/{CHAPTER}/{CHAPTER} (1).ipynb"
+    assert skipped in renamed.stdout + renamed.stderr
+    assert graded_class.scores["renamed"] == 0
+
+
+def test_the_grading_kernels_use_unix_sockets(graded_class):
+    outputs = [o.get("text", "") for c in graded_class.autograded("all").cells for o in c.get("outputs", [])]
+    assert "kernel transport: ipc\n" in outputs
