@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,11 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.build_pdf import CHROMIUM_FLAGS, serve
+from scripts.build_pdf import serve
+from tests.browser import chromium_session, require_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def toc_pages() -> list[str]:
@@ -82,24 +80,10 @@ def test_internal_links_resolve(site):
     assert not broken, "broken internal links:\n" + "\n".join(broken)
 
 
-def require_chromium() -> str:
-    """Chromium's path; skips the test where it is missing, or fails under REQUIRE_BROWSER=1."""
-    if CHROMIUM is None:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but not installed: apt-get install -y chromium")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    return CHROMIUM
-
-
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium_session() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

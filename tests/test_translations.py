@@ -8,19 +8,17 @@ tests/test_site.py: skipped where it is missing, unless REQUIRE_BROWSER=1 (CI).
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from scripts import translations
-from scripts.build_pdf import CHROMIUM_FLAGS, serve
+from scripts.build_pdf import serve
+from tests.browser import chromium_session
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots-zh"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def toc_pages() -> list[str]:
@@ -68,16 +66,8 @@ def test_chinese_edition_builds_every_page(sites):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (REQUIRE_BROWSER=1) but not installed")
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium_session() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
