@@ -211,8 +211,8 @@ def second_choice_without_cache(lm, prompt: torch.Tensor, steps: int) -> torch.T
     sequence at every step (no cache)."""
     ids = prompt
     for _ in range(steps):
-        ranked = lm(ids)[:, -1].argsort(dim=-1, descending=True)  # (batch, vocab)
-        ids = torch.cat([ids, ranked[:, 1:2]], dim=1)
+        second = lm(ids)[:, -1].topk(2, dim=-1).indices[:, 1:]  # (batch, 1)
+        ids = torch.cat([ids, second], dim=1)
     return ids
 
 
