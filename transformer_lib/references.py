@@ -230,3 +230,16 @@ def whole_series_stats(values: torch.Tensor) -> tuple[float, float]:
     n = len(values)
     mean = sum(values.tolist()) / n
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values.tolist()) / (n - 1))
+
+
+def autoregression_weight(series: torch.Tensor, years: torch.Tensor, order: int, last_year: int) -> torch.Tensor:
+    """ch11-ar-order: the ``(order, 1)`` weight of a least-squares AR(``order``) with a bias, fitted on
+    the steps whose target year is at most ``last_year``, by the normal equations in float64."""
+    values = series.double().tolist()
+    rows, targets = [], []
+    for t in range(order, len(values)):
+        if years[t] <= last_year:
+            rows.append([*values[t - order : t], 1.0])
+            targets.append([values[t]])
+    x, y = torch.tensor(rows, dtype=torch.float64), torch.tensor(targets, dtype=torch.float64)
+    return torch.linalg.solve(x.T @ x, x.T @ y)[:-1].to(series.dtype)
