@@ -9,17 +9,26 @@ site is built with ``language = zh_CN``: code, outputs, figures and math are the
     python scripts/translations.py sheet PAGE       write _build/translate/PAGE.txt to translate in
     python scripts/translations.py apply PAGE       read the worksheet back into PAGE's catalogue
     python scripts/translations.py check [PAGE...]  untranslated, fuzzy or stale messages, markup
-                                                    that differs, glossary terms not used
+                                                    that differs, glossary terms not used, display
+                                                    math not copied exactly
     python scripts/translations.py build            the Chinese site into _build/html-zh
 
 A worksheet holds one block per message: ``#### <n>``, the English text, a ``>>>>`` line, the
 translation (empty where there is none yet). A block marked ``#### <n> fuzzy`` had its English
 changed: its translation is the old one, to be updated; ``apply`` clears the mark.
+
+Display math (``$$...$$``, ``\\begin{align}...``) is extracted like prose but is never translated:
+its "translation" must be the English message, byte for byte. Sphinx leaves a message whose
+translation equals its English alone; any other translation of a math block, even one that differs
+only by a newline, is rebuilt as a reStructuredText literal block (``::`` and the text indented),
+which MyST does not read, and the page shows ``::`` where the equation was. ``extract`` and
+``apply`` copy math messages, ``check`` flags one that differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import tempfile
@@ -104,6 +113,50 @@ def broken_emphasis(text: str) -> list[str]:
     return found
 
 
+def source_of(page: str) -> Path:
+    """The source of a page: its notebook or its Markdown file."""
+    name = page.removesuffix(".po").removeprefix("book/")
+    notebook = ROOT / "book" / f"{name}.ipynb"
+    return notebook if notebook.is_file() else ROOT / "book" / f"{name}.md"
+
+
+def math_blocks(page: str) -> set[str]:
+    """The display equations of a page as Sphinx extracts them: the contents of MyST's math blocks,
+    found by MyST's own parser (with the book's extensions)."""
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    path = source_of(page)
+    if not path.is_file():
+        return set()
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        texts = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    else:
+        texts = [path.read_text(encoding="utf-8")]
+    config = MdParserConfig(enable_extensions={"dollarmath", "amsmath", "colon_fence", "deflist"})
+    parser = create_md_parser(config, RendererHTML)
+    return {
+        t.content
+        for text in texts
+        for t in parser.parse(text)
+        if t.type in ("math_block", "math_block_label", "amsmath")
+    }
+
+
+def copy_math(cat, page: str) -> int:
+    """Set every display equation's translation to its English, byte for byte; returns how many changed."""
+    math = math_blocks(page)
+    changed = 0
+    for m in cat:
+        if m.id in math and m.string != m.id:
+            m.string = m.id
+            m.flags.discard("fuzzy")
+            changed += 1
+    return changed
+
+
 def load(path: Path):
     with path.open("rb") as f:
         return read_po(f, locale=LANGUAGE)
@@ -158,6 +211,10 @@ def extract() -> None:
 
     status = update(str(LOCALES), str(pot_dir), (LANGUAGE,), line_width=-1, ignore_obsolete=True)
     print(f"catalogues: {status}")
+    for page in pages():
+        cat = load(catalogue(page))
+        if copy_math(cat, page):
+            save(cat, catalogue(page))
 
 
 def catalogue(page: str) -> Path:
@@ -202,6 +259,7 @@ def apply(page: str, path: Path | None = None) -> int:
             m.string = entries[m.id]
             m.flags.discard("fuzzy")
             count += 1
+    copy_math(cat, page)  # equations are copied, never translated (the worksheet trims newlines)
     save(cat, po)
     return count
 
@@ -225,11 +283,19 @@ def problems_of(page: str, english: set[str] | None = None) -> list[str]:
     cat = load(po)
     found = []
     ids = set()
+    math = math_blocks(page)
     for m in cat:
         if not m.id:
             continue
         ids.add(m.id)
         short = m.id if len(m.id) < 70 else m.id[:67] + "..."
+        if m.id in math:
+            if m.string != m.id or m.fuzzy:
+                found.append(
+                    f"{po.name}: display math not copied exactly (the page would show '::' for it; "
+                    f"`scripts/translations.py apply {po.stem}` copies it): {short!r}"
+                )
+            continue
         if not m.string:
             found.append(f"{po.name}: untranslated: {short!r}")
             continue

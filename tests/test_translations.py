@@ -49,6 +49,25 @@ def test_a_changed_sentence_is_caught(tmp_path, monkeypatch):
     assert any("markup differs" in p and "To block a key" in p for p in problems)
 
 
+def test_display_math_must_be_copied_exactly(tmp_path, monkeypatch):
+    """An equation whose translation differs from its English only by the newlines around it (what the
+    worksheet's round trip made of every equation) is flagged, and `apply` copies the English back:
+    Sphinx rebuilds any other translation of a math block as a literal block that shows '::'."""
+    math = translations.math_blocks("03_scaled_dot_product")
+    assert len(math) == 3, f"chapter 3 has 3 display equations, MyST's parser found {len(math)}"
+    catalog = translations.load(translations.catalogue("03_scaled_dot_product"))
+    equation = next(m for m in catalog if m.id in math)
+    equation.string = equation.id.strip("\n")
+    monkeypatch.setattr(translations, "CATALOGUES", tmp_path)
+    monkeypatch.setattr(translations, "SHEETS", tmp_path / "sheets")
+    translations.save(catalog, translations.catalogue("03_scaled_dot_product"))
+    problems = translations.problems_of("03_scaled_dot_product")
+    assert len(problems) == 1 and "display math not copied exactly" in problems[0], problems
+    translations.sheet("03_scaled_dot_product")
+    translations.apply("03_scaled_dot_product")
+    assert translations.problems_of("03_scaled_dot_product") == []
+
+
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory) -> Path:
     """Both editions side by side, as `make book` and `make book-zh` build them."""
