@@ -1,5 +1,6 @@
 import os
 import platform
+from pathlib import Path
 
 import matplotlib
 from nbval import kernel as nbval_kernel
@@ -17,16 +18,26 @@ if not NATIVE:
     os.environ.update(numerics.canonical_settings())
 
 
+ROOT = Path(__file__).resolve().parent
+
+# Kernels and subprocesses import this clone's transformer_lib, whichever clone the environment's
+# editable install points to: a kernel runs in book/, where only the installed copy would be found.
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+# What the chapters' kernels get on top of this process's environment (filled in pytest_configure).
+KERNEL_ENVIRON: dict[str, str] = {}
+
 # nbval's kernels over Unix sockets: see tests/kernels.py for the race this avoids.
-nbval_kernel.KernelManager = unix_socket_manager(nbval_kernel.KernelManager)
+nbval_kernel.KernelManager = unix_socket_manager(nbval_kernel.KernelManager, KERNEL_ENVIRON)
 
 
 def pytest_configure(config):
     # Bit-for-bit holds only where the canonical settings pin every kernel (x86-64 Linux). Elsewhere
-    # every chapter still runs top to bottom, with its assertions and strict exercise checks.
+    # every chapter still runs top to bottom, with its assertions and strict exercise checks: strict in
+    # the chapters' kernels only, since the unit tests expect a failing check to print its hint.
     if getattr(config.option, "nbval", False) and not numerics.exact_platform():
         config.option.nbval_lax = True
-        os.environ["TRANSFORMER_LIB_STRICT_CHECKS"] = "1"
+        KERNEL_ENVIRON["TRANSFORMER_LIB_STRICT_CHECKS"] = "1"
 
 
 def pytest_report_header(config):
