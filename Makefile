@@ -3,7 +3,18 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+# The environment is current when its stamp, named after the checksum of what it installed, exists: its
+# contents decide, not file dates (a fresh clone's files are always newer than a kept environment).
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# Every target imports this clone's transformer_lib, whichever clone the environment's editable install
+# points to (VENV/.clone says which): a kept environment serves several clones and is never re-pointed.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+SERVES := $(shell cat $(VENV)/.clone 2>/dev/null)
+ifneq ($(SERVES),)
+ifneq ($(SERVES),$(CURDIR))
+$(info note: $(VENV) was installed from the clone $(SERVES); this clone's transformer_lib is used through PYTHONPATH)
+endif
+endif
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
 # Stored outputs depend on the CPU's instruction set, the thread count and the device: every target
@@ -18,11 +29,14 @@ ROBUST_OFFSET ?= 1000
 
 .PHONY: book book-zh translations pdf test execute robust drift lint bench env student clean fuzz
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
+	@if [ -n "$(SERVES)" ] && [ "$(SERVES)" != "$(CURDIR)" ]; then \
+		echo "make: re-pointing the editable transformer_lib of $(VENV) from $(SERVES) to $(CURDIR)"; fi
 	$(BIN)/python -m pip install -q --no-deps -e .
+	echo "$(CURDIR)" > $(VENV)/.clone
 	rm -f $(VENV)/.installed-* && touch $@
 
 env: $(STAMP)
