@@ -5,9 +5,12 @@ x86-64 CPU; ``tests/test_cross_cpu.py`` runs it natively and under QEMU's emulat
 compares. Each entry hashes the exact bytes of its results, so a single differing bit shows, and the
 entry's name says which computation moved: the forward, backward and optimizer steps of each model
 family, naive and fused attention, masks, softmax, norms, activations, embeddings, the regression
-chapter's fits, and sampling.
+chapter's fits, sampling, and the modern decoder's pieces (rotary positions, RMSNorm, SwiGLU,
+grouped-query attention with its cache, the byte-pair tokenizer, a Llama-like model's training step).
 
-Usage: ``python tests/fingerprint.py`` (prints ``{"name": "hash", ...}``).
+Usage: ``python tests/fingerprint.py`` (prints ``{"name": "hash", ...}``);
+``python tests/fingerprint.py --modules`` prints instead the library modules whose code ran, which
+``tests/test_cross_cpu.py`` holds against the modules the chapters use.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 
 import numpy as np
 import torch
@@ -22,15 +26,17 @@ import torch.nn.functional as F
 from torch import nn
 
 import transformer_lib as tl
+from transformer_lib import cost, python_docs, schedules, timeseries, training
 from transformer_lib import objectives as obj
-from transformer_lib import timeseries, training
 from transformer_lib.corpus import TopicGrammar
 from transformer_lib.data import ToyTask
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
+from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import Transformer, TransformerConfig
 from transformer_lib.objectives import sequence_loss
+from transformer_lib.rotary import RotaryEmbedding, rotate_half
 from transformer_lib.tokenizer import Tokenizer
 from transformer_lib.tokens import EOS
 
@@ -213,6 +219,42 @@ def models() -> None:
     record("t5.generate", t5.generate(src[:4], 8, eos_id=tok.eos_id))
 
 
+def modern() -> None:
+    """Chapter 9d: the modern decoder's pieces, one by one, then a Llama-like model on real text."""
+    tl.set_seed(9)
+    x = torch.randn(2, 4, 7, 16, requires_grad=True)  # (batch, heads, seq, head_dim)
+    rope = RotaryEmbedding(16, 32)
+    rotated = rope(x) + rope(x, start=5)
+    rotated.square().sum().backward()
+    record("rotary", rope.cos, rope.sin, rotate_half(x), rotated, x.grad)
+    h = torch.randn(3, 5, 32, requires_grad=True)
+    norm, ffn = tl.RMSNorm(32), tl.SwiGLU(32, 48)
+    y = ffn(norm(h))
+    y.square().sum().backward()
+    record("rmsnorm_swiglu", norm(h), y, h.grad, *grads(norm), *grads(ffn))
+    gqa = tl.MultiHeadAttention(32, 4, bias=False, num_kv_heads=2, rotary=RotaryEmbedding(8, 16))
+    full, weights = gqa(h, is_causal=True, need_weights=True)
+    cache = tl.KVCache()
+    steps = [gqa(h[:, :3], is_causal=True, cache=cache)[0]]
+    steps += [gqa(h[:, t : t + 1], is_causal=True, cache=cache)[0] for t in range(3, 5)]
+    full.square().sum().backward()
+    record("gqa", full, weights, torch.cat(steps, 1), *grads(gqa))
+
+    train_texts, _ = python_docs.split_topics(valid_fraction=0.1, seed=0)
+    tokenizer = python_docs.train_tokenizer(train_texts[:8], vocab_size=300)
+    ids = python_docs.encode_texts(tokenizer, train_texts[8:12])
+    record("bpe_tokenizer", ids, sorted(tokenizer.get_vocab().items()))
+    gen = tl.generator(0)
+    batch = python_docs.random_windows(ids, 8, 24, gen)
+    record("warmup_schedule", [schedules.warmup_schedule(64, 10)(step) for step in range(1, 40)])
+
+    tl.set_seed(10)
+    llama = Llama(LlamaConfig(vocab_size=300, d_model=32, num_heads=4, num_kv_heads=2, d_ff=48, max_len=32))
+    train_steps("llama", llama, lambda step: batch, lambda m, b: obj.token_loss(m(b[0]), b[1]))
+    record("llama.generate", llama.generate(batch[0][:2, :5], 8), llama.generate(batch[0][:2, :5], 8, use_cache=False))
+    record("loglog_slope", cost.loglog_slope([16, 32, 64, 128], [3.0, 11.0, 45.0, 170.0]))
+
+
 def regression() -> None:
     tl.set_seed(8)
     series = torch.cumsum(torch.randn(300), 0) + 10 * torch.sin(torch.arange(300) / 7)
@@ -237,9 +279,34 @@ def numpy_math() -> None:
     record("math", [math.exp(v) for v in a[:50]], [math.log(abs(v) + 1) for v in a[:50]])
 
 
+PARTS = (elementwise, matmuls, attention, blocks, models, modern, regression, numpy_math)
+
+
+def modules_that_run() -> list[str]:
+    """The ``transformer_lib`` modules whose functions run while the fingerprint is computed."""
+    ran: set[str] = set()
+
+    def profile(frame, event, arg):
+        if event == "call":
+            name = frame.f_globals.get("__name__", "")
+            if name.startswith("transformer_lib"):
+                ran.add(name)
+
+    sys.setprofile(profile)
+    try:
+        for part in PARTS:
+            part()
+    finally:
+        sys.setprofile(None)
+    return sorted(ran)
+
+
 def main() -> None:
     torch.use_deterministic_algorithms(True)
-    for part in (elementwise, matmuls, attention, blocks, models, regression, numpy_math):
+    if sys.argv[1:] == ["--modules"]:
+        print(json.dumps(modules_that_run()))
+        return
+    for part in PARTS:
         part()
     print(json.dumps(RESULTS, indent=0, sort_keys=True))
 

@@ -11,6 +11,8 @@ QEMU comes from Debian's ``qemu-user`` package. Without it these tests skip, unl
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import types
 from pathlib import Path
 
 import pytest
@@ -76,6 +79,99 @@ def test_fingerprint_is_identical_on_other_cpus():
     for cpu, other in hashes.items():
         differ = sorted(name for name in native if other.get(name) != native[name])
         assert not differ, f"under qemu -cpu {cpu}, these computations give other bytes: {differ}"
+
+
+# Library modules whose code the chapters run but whose results the fingerprint need not hash, and why.
+NOT_FINGERPRINTED = {
+    "transformer_lib": "the package itself: it re-exports the modules below",
+    "transformer_lib.checks": "prints whether a result matches a reference (✅/❌), no numbers of its own",
+    "transformer_lib.references": "reference answers compared inside checks with a tolerance; only ✅ is printed",
+    "transformer_lib.glue": "stores a value for the prose; the value is computed elsewhere",
+    "transformer_lib.plotting": "figures are PNG, which nbval does not compare",
+    "transformer_lib.diagrams": "figures are PNG, which nbval does not compare",
+    "transformer_lib.numerics": "reads numerics.env; sets nothing inside a process",
+    "transformer_lib.tokens": "constants",
+    "transformer_lib.checkpoint": "torch.save and torch.load: bytes in, the same bytes out",
+    "transformer_lib.distributed": "process groups and sharding by index; the model's numerics are GPT's",
+    "transformer_lib.train_gpt": "chapter 12's launcher: GPT (hashed), its AdamW steps and integer batches",
+}
+
+
+def is_module(name: str) -> bool:
+    """Whether ``name`` is an importable module of the library (not a function or class in one)."""
+    try:
+        return name.startswith("transformer_lib") and importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def library_modules(name: str) -> set[str]:
+    """``name`` and the library modules it imports, transitively (read from the sources)."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        spec = importlib.util.find_spec(module)
+        package = module if spec.submodule_search_locations else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+                candidates = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                candidates = [alias.name for alias in node.names]
+            else:
+                continue
+            todo += [c for c in candidates if is_module(c)]
+    return seen
+
+
+def chapter_modules() -> dict[str, set[str]]:
+    """``{module: chapters}`` for every library module a chapter's code uses, directly or through
+    another library module: ``import transformer_lib as tl`` with ``tl.<name>``, and ``from`` imports."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    import transformer_lib as tl
+
+    used: dict[str, set[str]] = {}
+    for where, source in code_sources():
+        if not str(where).startswith("book"):
+            continue
+        tree = ast.parse(TransformerManager().transform_cell(source))
+        direct: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("transformer_lib"):
+                direct.add(node.module)
+                direct.update(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "tl":
+                value = getattr(tl, node.attr)
+                direct.add(value.__name__ if isinstance(value, types.ModuleType) else value.__module__)
+        for name in direct:
+            if is_module(name):
+                for module in library_modules(name):
+                    used.setdefault(module, set()).add(where.split(" ")[0])
+    return used
+
+
+def test_fingerprint_covers_every_module_the_chapters_use():
+    """A chapter's stored outputs are proven CPU-independent only through what the fingerprint hashes:
+    a library module a chapter runs must run in the fingerprint too (or say above why it need not)."""
+    env = canonical_environ()
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fingerprint.py"), "--modules"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    fingerprinted = set(json.loads(run.stdout))
+    used = chapter_modules()
+    assert {"transformer_lib.rotary", "transformer_lib.models.llama", "transformer_lib.layers"} <= set(used)
+    missing = {m: sorted(c) for m, c in used.items() if m not in fingerprinted and m not in NOT_FINGERPRINTED}
+    assert not missing, f"chapters use library modules the fingerprint never runs (add entries): {missing}"
 
 
 # MKL's vector square root (behind torch.sqrt and Tensor.sqrt, and x ** 0.5 on tensors, which
