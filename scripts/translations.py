@@ -12,6 +12,8 @@ site is built with ``language = zh_CN``: code, outputs, figures and math are the
                                                     that differs, glossary terms not used, display
                                                     math not copied exactly
     python scripts/translations.py build            the Chinese site into _build/html-zh
+    python scripts/translations.py parity           every Chinese page against its English page
+                                                    (equations, code, outputs, figures, ...)
 
 A worksheet holds one block per message: ``#### <n>``, the English text, a ``>>>>`` line, the
 translation (empty where there is none yet). A block marked ``#### <n> fuzzy`` had its English
@@ -168,7 +170,9 @@ def save(catalog, path: Path) -> None:
         write_po(f, catalog, width=-1, omit_header=False, sort_output=False)
 
 
-def sphinx(builder: str, out: Path, overrides: dict | None = None, fresh: bool = False) -> int:
+def sphinx(
+    builder: str, out: Path, overrides: dict | None = None, fresh: bool = False, warnings_are_errors: bool = True
+) -> int:
     """Build the book with Jupyter Book's Sphinx configuration (warnings are errors)."""
     from jupyter_book.sphinx import build_sphinx
 
@@ -188,7 +192,7 @@ def sphinx(builder: str, out: Path, overrides: dict | None = None, fresh: bool =
         path_config=str(ROOT / "_config.yml"),
         confoverrides=confoverrides,
         builder=builder,
-        warningiserror=True,
+        warningiserror=warnings_are_errors,
         keep_going=True,
         freshenv=fresh,
         verbosity=0,
@@ -356,11 +360,94 @@ def build() -> int:
     return sphinx("html", SITE, ZH_OVERRIDES, fresh=True)
 
 
+# The features of a page that a translation keeps: (tag, class or "[id]") -> name.
+FEATURES = {
+    ("div", "math"): "display equations",
+    ("span", "math"): "inline math",
+    ("div", "cell_input"): "code cells",
+    ("div", "cell_output"): "outputs",
+    ("img", ""): "figures",
+    ("table", ""): "tables",
+    ("div", "exercise"): "exercises",
+    ("div", "solution"): "solutions",
+    ("span", "pasted-text"): "glued values",
+    ("section", "[id]"): "section anchors",
+}
+
+
+def structure(html: str) -> dict[str, list[str]]:
+    """What a translation must not change in a built page: its equations, code, outputs, figures,
+    tables, exercises, glued values and section anchors (inside the article, the theme aside)."""
+    from bs4 import BeautifulSoup
+
+    start, end = html.find("<article"), html.rfind("</article>")
+    article = BeautifulSoup(html[start:end] if 0 <= start < end else "", "html.parser")
+
+    found: dict[str, list[str]] = {feature: [] for feature in FEATURES.values()}
+    for element in article.find_all(["div", "span", "img", "table", "section"]):
+        classes = element.get("class") or []
+        for (tag, css), feature in FEATURES.items():
+            if element.name == tag and (not css or css in classes or (css == "[id]" and element.get("id"))):
+                if feature in ("display equations", "inline math", "code cells", "glued values"):
+                    value = " ".join(element.get_text().split())
+                elif feature == "outputs":
+                    value = str(len(element.find_all(True)))
+                elif feature == "tables":
+                    value = str(len(element.find_all("tr")))
+                elif feature == "figures":
+                    value = element.get("src", "")
+                else:
+                    value = element.get("id", "")
+                found[feature].append(value)
+    # a translation may reorder a sentence's formulas and numbers
+    found["inline math"].sort()
+    found["glued values"].sort()
+    return found
+
+
+def parity(english: Path, chinese: Path) -> list[str]:
+    """How the Chinese page differs from the English one in anything but its prose, one line each;
+    an equation shown as '::' (a math block that Sphinx rebuilt as a literal block) is named as such."""
+    en, zh = (structure(p.read_text(encoding="utf-8")) for p in (english, chinese))
+    found = []
+    literal = sum(text in ("\\[::\\]", "::") for text in zh["display equations"])
+    if literal:
+        found.append(f"{chinese.name}: {literal} display equation(s) shown as '::' (a math message translated)")
+    for feature, items in en.items():
+        if items != zh[feature]:
+            differing = next((i for i, (a, b) in enumerate(zip(items, zh[feature], strict=False)) if a != b), None)
+            detail = (
+                "" if differing is None else f"; first difference at #{differing + 1}: {zh[feature][differing][:60]!r}"
+            )
+            found.append(f"{chinese.name}: {feature}: English {len(items)}, Chinese {len(zh[feature])}{detail}")
+    return found
+
+
+def site_parity(english_site: Path, chinese_site: Path, names: list[str]) -> list[str]:
+    """`parity` for every page (names as in _toc.yml, without .html)."""
+    found = []
+    for name in names:
+        en, zh = english_site / f"{name}.html", chinese_site / f"{name}.html"
+        if not zh.is_file():
+            found.append(f"{name}: no Chinese page")
+        elif en.is_file():
+            found += parity(en, zh)
+    return found
+
+
+def toc_pages() -> list[str]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *(chapter["file"] for part in toc["parts"] for chapter in part["chapters"])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("extract")
     sub.add_parser("build")
+    sub.add_parser("parity")
     for name in ("sheet", "apply"):
         sub.add_parser(name).add_argument("page")
     c = sub.add_parser("check")
@@ -371,6 +458,10 @@ def main() -> None:
         extract()
     elif args.command == "build":
         sys.exit(build())
+    elif args.command == "parity":
+        found = site_parity(ROOT / "_build" / "html", SITE, toc_pages())
+        print("\n".join(found) or "every Chinese page has the English page's equations, code, outputs and figures")
+        sys.exit(1 if found else 0)
     elif args.command == "sheet":
         print(sheet(args.page))
     elif args.command == "apply":

@@ -8,9 +8,13 @@ tests/test_site.py: skipped where it is missing, unless REQUIRE_BROWSER=1 (CI).
 
 from __future__ import annotations
 
+import collections
+import gettext
+import shutil
 from pathlib import Path
 
 import pytest
+import sphinx.locale
 import yaml
 
 from scripts import translations
@@ -83,6 +87,44 @@ def test_chinese_edition_builds_every_page(sites):
         assert (sites / "html-zh" / f"{page}.html").is_file(), f"{page}.html was not built"
 
 
+def test_every_chinese_page_has_the_english_pages_structure(sites):
+    """Only the prose is translated: each Chinese page has its English page's display equations (none a
+    literal '::'), inline math, code cells, outputs, figures, tables, exercises, glued values and anchors."""
+    problems = translations.site_parity(sites / "html", sites / "html-zh", PAGES)
+    assert not problems, "the Chinese pages differ from the English ones:\n" + "\n".join(problems)
+    english = [translations.structure((sites / "html" / f"{p}.html").read_text()) for p in PAGES]
+    counted = {feature: sum(len(page[feature]) for page in english) for feature in english[0]}
+    assert min(counted.values()) > 0, f"a feature the comparison never sees in the English pages: {counted}"
+
+
+def test_parity_catches_a_broken_catalogue(sites, tmp_path, monkeypatch):
+    """One page built into a temporary folder with a catalogue whose equation lost its newlines (the fault
+    that showed '::' for all 17 equations): the comparison with the English page reports that equation and
+    nothing else. (A one-page build: its citations have no bibliography, hence warnings allowed; 4 s.)"""
+    page = "03_scaled_dot_product"
+    shutil.copytree(translations.LOCALES, tmp_path / "locales", ignore=shutil.ignore_patterns("*.mo"))
+    po = tmp_path / "locales" / translations.catalogue(page).relative_to(translations.LOCALES)
+    catalog = translations.load(po)
+    equation = next(m for m in catalog if m.id in translations.math_blocks(page))
+    equation.string = equation.id.strip("\n")
+    translations.save(catalog, po)
+    (tmp_path / "_toc.yml").write_text(f"format: jb-book\nroot: book/{page}\n")
+    overrides = {
+        **translations.ZH_OVERRIDES,
+        "external_toc_path": str(tmp_path / "_toc.yml"),
+        "locale_dirs": [str(tmp_path / "locales")],
+    }
+    # Sphinx keeps the catalogues it loaded for the whole process: without this, the fixture's ones would win
+    monkeypatch.setattr(sphinx.locale, "translators", collections.defaultdict(gettext.NullTranslations))
+    assert translations.sphinx("html", tmp_path / "html-zh", overrides, fresh=True, warnings_are_errors=False) == 0
+    problems = translations.parity(
+        sites / "html" / "book" / f"{page}.html", tmp_path / "html-zh" / "book" / f"{page}.html"
+    )
+    assert len(problems) == 2, problems
+    assert "1 display equation(s) shown as '::'" in problems[0]
+    assert "display equations: English 3, Chinese 3; first difference at #" in problems[1]
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium_session() as chromium:
@@ -132,6 +174,8 @@ def test_chinese_page_in_browser(page_name, browser, server):
     assert any("\u4e00" <= ch <= "\u9fff" for ch in title), f"the page title is not translated: {title!r}"
     raw_math = page.locator("main .math:not(:has(mjx-container))").count()
     assert raw_math == 0, f"{raw_math} math elements were not rendered by MathJax"
+    shown = page.locator("main mjx-container[display='true']").all_inner_texts()
+    assert not any(text.strip() == "::" for text in shown), "a display equation is shown as '::'"
 
     captions = page.locator(".bd-sidebar .caption-text").all_inner_texts()
     untranslated = [c for c in captions if not any("\u4e00" <= ch <= "\u9fff" for ch in c)]
@@ -152,6 +196,11 @@ def test_chinese_page_in_browser(page_name, browser, server):
     switch.click()
     page.wait_for_load_state()
     assert page.url == f"{server}/html/{page_name}.html", f"the English link went to {page.url}"
+    if page.locator("script[src*='mathjax']").count():
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("MathJax.startup.promise")
+    english = page.locator("main mjx-container[display='true']").count()
+    assert len(shown) == english, f"MathJax drew {len(shown)} display equations here, {english} in English"
     back = page.locator("a.language-switch-link[hreflang='zh-CN']")
     assert back.count() == 1, "the English page has no link to the Chinese edition"
     back.click()
