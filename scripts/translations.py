@@ -46,9 +46,13 @@ LOCALES = ROOT / "locales"
 CATALOGUES = LOCALES / LANGUAGE / "LC_MESSAGES"
 SITE = ROOT / "_build" / "html-zh"
 SHEETS = ROOT / "_build" / "translate"
+# The glossary's Chinese terms, one a line: jieba (which splits Chinese text into words for Sphinx's
+# search index) keeps each of them as one word, so that a search for 因果掩码 finds the pages using it.
+SEARCH_TERMS = LOCALES / LANGUAGE / "search-terms.txt"
 # What the Chinese build sets besides the language (the site's name is configuration, not prose).
 ZH_OVERRIDES = {
     "language": LANGUAGE,
+    "html_search_options": {"dict": str(SEARCH_TERMS)},
     "html_title": "Transformer：从零构建，逐一验证",
     # sphinx-togglebutton has no Chinese catalogue of its own
     "togglebutton_hint": "点击显示",
@@ -215,10 +219,28 @@ def extract() -> None:
 
     status = update(str(LOCALES), str(pot_dir), (LANGUAGE,), line_width=-1, ignore_obsolete=True)
     print(f"catalogues: {status}")
+    write_search_terms()
     for page in pages():
         cat = load(catalogue(page))
         if copy_math(cat, page):
             save(cat, catalogue(page))
+
+
+def glossary_terms() -> list[str]:
+    """The Chinese terms of the glossary's entries (``term (中文、中文; ...)``), in its order: the ones
+    written in Chinese characters only."""
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    terms: list[str] = []
+    for chinese in re.findall(r"^\S.*\(([^()]*[\u4e00-\u9fff][^()]*)\)\s*$", text, flags=re.M):
+        for term in re.split(r"[、;,，；]\s*", chinese):
+            # jieba's words are runs of Chinese characters; one character is too short to index
+            if re.fullmatch(r"[\u4e00-\u9fff]{2,}", term.strip()) and term.strip() not in terms:
+                terms.append(term.strip())
+    return terms
+
+
+def write_search_terms() -> None:
+    SEARCH_TERMS.write_text("".join(f"{term}\n" for term in glossary_terms()), encoding="utf-8")
 
 
 def catalogue(page: str) -> Path:
@@ -353,6 +375,9 @@ def check(selected: list[str], against_english: bool) -> list[str]:
     found = []
     for page in selected or pages():
         found += problems_of(page, None if english is None else english[page])
+    terms = "".join(f"{term}\n" for term in glossary_terms())
+    if not SEARCH_TERMS.is_file() or SEARCH_TERMS.read_text(encoding="utf-8") != terms:
+        found.append(f"{SEARCH_TERMS.name} is not the glossary's terms (run `make translations`)")
     return found
 
 

@@ -207,3 +207,41 @@ def test_chinese_page_in_browser(page_name, browser, server):
     page.wait_for_load_state()
     assert page.url == f"{server}/html-zh/{page_name}.html", f"the Chinese link went to {page.url}"
     page.close()
+
+
+def pages_using(site: Path, term: str) -> tuple[set[str], set[str]]:
+    """The pages whose article text uses a term outside its headings, and those whose headings use it."""
+    from bs4 import BeautifulSoup
+
+    body, titled = set(), set()
+    for name in PAGES:
+        html = (site / f"{name}.html").read_text(encoding="utf-8")
+        article = BeautifulSoup(html[html.find("<article") : html.rfind("</article>")], "html.parser")
+        headings = article.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])
+        if any(term in h.get_text() for h in headings):
+            titled.add(name)
+        for heading in headings:
+            heading.decompose()
+        if term in article.get_text():
+            body.add(name)
+    return body, titled
+
+
+@pytest.mark.parametrize("term", ["因果掩码", "多头注意力", "残差连接"])
+def test_chinese_search_finds_the_pages_using_a_term(term, sites, browser, server):
+    """Typed into the Chinese site's search box, a glossary term finds every page that uses it in its
+    text, not only the page it titles (without jieba, Sphinx indexes no Chinese word at all)."""
+    body, titled = pages_using(sites / "html-zh", term)
+    assert len(body - titled) >= 3, f"{term} is used by too few pages to test the search: {body}"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/html-zh/book/intro.html", wait_until="networkidle")
+    page.locator("button.search-button__button").first.click()
+    page.keyboard.type(term)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search.html?q=*")
+    page.wait_for_function("() => typeof Search !== 'undefined' && Search._pulse_status === -1 && Search.status")
+    page.wait_for_function("() => Search.status.innerText.length > 0")
+    hrefs = page.locator("#search-results ul.search li a").evaluate_all("links => links.map(a => a.href)")
+    found = {href.split("/html-zh/")[1].split(".html")[0] for href in hrefs if "/html-zh/" in href}
+    page.close()
+    assert body | titled <= found, f"the search for {term} missed {sorted((body | titled) - found)}; found {found}"
