@@ -91,6 +91,11 @@ SHOWN_TEXT = re.compile(r"^(\{(?:ref|numref|doc)\})`[^`<]*<([^>]+)>`$")
 STRIP = re.compile(r"\{[a-z:-]+\}`[^`]*`|`+[^`]*`+|\$\$.+?\$\$|\$[^$]*\$|\]\([^)]*\)")
 NUMBERED_TITLE = re.compile(r"^(\d+[a-z]?)\. ")
 EMPHASIS = re.compile(r"(?<!\\)\*+")
+# Full-width punctuation carries its own spacing: a space after it (or after the emphasis it closes)
+# shows as a gap in the line.
+SPACE_AFTER_FULL_WIDTH = re.compile(
+    r"[\u3001\u3002\uff01\uff08\uff09\uff0c\uff1a\uff1b\uff1f\u300c-\u300f\u201c\u201d]\**[ \u00a0]+"
+)
 
 
 def is_punctuation(ch: str) -> bool:
@@ -338,6 +343,12 @@ def problems_of(page: str, english: set[str] | None = None) -> list[str]:
             found.append(
                 f"{po.name}: the title {short!r} must start with '{numbered.group(1)}\\. ' "
                 "(the backslash keeps Markdown from reading it as a list)"
+            )
+        for space in SPACE_AFTER_FULL_WIDTH.finditer(m.string):
+            context = m.string[max(0, space.start() - 12) : space.end() + 6]
+            found.append(
+                f"{po.name}: a space after full-width punctuation in {short!r}: {context!r} "
+                "(for a bold lead-in, put the punctuation after the emphasis: **拆分**。后文)"
             )
         for context in broken_emphasis(m.string):
             found.append(f"{po.name}: emphasis Markdown will not render in {short!r}: {context!r}")

@@ -53,6 +53,18 @@ def test_a_changed_sentence_is_caught(tmp_path, monkeypatch):
     assert any("markup differs" in p and "To block a key" in p for p in problems)
 
 
+def test_a_space_after_full_width_punctuation_is_caught(tmp_path, monkeypatch):
+    """A bold lead-in written as English writes it, '**拆分。** 后文', leaves a gap after the full stop."""
+    catalog = translations.load(translations.catalogue("05_multihead"))
+    message = next(m for m in catalog if m.id.startswith("**Split.**"))
+    assert message.string.startswith("**拆分**。"), message.string[:20]
+    message.string = message.string.replace("**拆分**。", "**拆分。** ", 1)
+    monkeypatch.setattr(translations, "CATALOGUES", tmp_path)
+    translations.save(catalog, translations.catalogue("05_multihead"))
+    problems = translations.problems_of("05_multihead")
+    assert len(problems) == 1 and "a space after full-width punctuation" in problems[0], problems
+
+
 def test_display_math_must_be_copied_exactly(tmp_path, monkeypatch):
     """An equation whose translation differs from its English only by the newlines around it (what the
     worksheet's round trip made of every equation) is flagged, and `apply` copies the English back:
