@@ -49,10 +49,16 @@ SHEETS = ROOT / "_build" / "translate"
 # The glossary's Chinese terms, one a line: jieba (which splits Chinese text into words for Sphinx's
 # search index) keeps each of them as one word, so that a search for 因果掩码 finds the pages using it.
 SEARCH_TERMS = LOCALES / LANGUAGE / "search-terms.txt"
+# The Chinese edition's bibliography: book/references.bib with the entries of this file in place of
+# the English ones (the Chinese source article cited in Chinese), written before each Chinese build.
+ZH_ENTRIES = LOCALES / LANGUAGE / "references.bib"
+ZH_BIBLIOGRAPHY = ROOT / "_build" / "references-zh.bib"
 # What the Chinese build sets besides the language (the site's name is configuration, not prose).
 ZH_OVERRIDES = {
     "language": LANGUAGE,
     "html_search_options": {"dict": str(SEARCH_TERMS)},
+    "bibtex_bibfiles": [str(ZH_BIBLIOGRAPHY)],
+    "author": "本书编写组",
     "html_title": "Transformer：从零构建，逐一验证",
     # sphinx-togglebutton has no Chinese catalogue of its own
     "togglebutton_hint": "点击显示",
@@ -185,6 +191,8 @@ def sphinx(
     """Build the book with Jupyter Book's Sphinx configuration (warnings are errors)."""
     from jupyter_book.sphinx import build_sphinx
 
+    if str(ZH_BIBLIOGRAPHY) in (overrides or {}).get("bibtex_bibfiles", []):
+        write_bibliography()
     confoverrides = {
         "external_toc_path": str(ROOT / "_toc.yml"),
         "latex_individualpages": False,
@@ -208,6 +216,20 @@ def sphinx(
         quiet=True,
         really_quiet=False,
     )
+
+
+BIB_ENTRY = re.compile(r"^@\w+\{([^,]+),.*?^\}\n", flags=re.M | re.S)
+
+
+def write_bibliography() -> None:
+    """book/references.bib with the Chinese edition's entries in place of the English ones."""
+    chinese = {m.group(1): m.group(0) for m in BIB_ENTRY.finditer(ZH_ENTRIES.read_text(encoding="utf-8"))}
+    english = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = {m.group(1) for m in BIB_ENTRY.finditer(english)}
+    if set(chinese) - keys:
+        sys.exit(f"translations: {ZH_ENTRIES.name} has entries the English bibliography lacks: {set(chinese) - keys}")
+    ZH_BIBLIOGRAPHY.parent.mkdir(parents=True, exist_ok=True)
+    ZH_BIBLIOGRAPHY.write_text(BIB_ENTRY.sub(lambda m: chinese.get(m.group(1), m.group(0)), english), encoding="utf-8")
 
 
 def templates(pot_dir: Path) -> int:
@@ -468,6 +490,53 @@ def site_parity(english_site: Path, chinese_site: Path, names: list[str]) -> lis
             found.append(f"{name}: no Chinese page")
         elif en.is_file():
             found += parity(en, zh)
+    return found
+
+
+# Latin-letter words that stay in the Chinese pages: names (of people, models, libraries, formats) and
+# the field's terms that Chinese text writes in Latin letters, one a line.
+LATIN_ALLOWED = LOCALES / LANGUAGE / "latin-allowed.txt"
+LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'’._+-]*(?:[ \u00a0]+[A-Za-z][A-Za-z0-9'’._+-]*)*")
+# Where English stays in a Chinese page: code, math, outputs (printed by the shared code), glued
+# values, the switch's "English", the bibliography's entries, the citations' author names and the
+# glossary's English terms (the entries that pair them with the Chinese ones).
+NOT_PROSE_TAGS = ["script", "style", "head", "pre", "code", "kbd", "samp", "svg", "math", "noscript", "template"]
+NOT_PROSE_CLASSES = ["math", "cell_input", "cell_output", "pasted-text", "language-switch", "citation"]
+SCANNED_ATTRIBUTES = ["title", "aria-label", "placeholder", "alt", "data-bs-title"]
+GLOSS = re.compile(r"（[^（）]*）")
+
+
+def latin_runs(html: str) -> list[tuple[str, str]]:
+    """The runs of Latin letters in a Chinese page's visible text and attributes, outside code, math,
+    outputs, citations and the glosses in full-width brackets (融合内核（fused kernel））, as
+    (where, run) pairs; one-letter runs (a variable, an item's a.) are left out."""
+    from bs4 import BeautifulSoup, Comment, Doctype
+
+    soup = BeautifulSoup(html, "html.parser")
+    for element in soup.find_all(NOT_PROSE_TAGS):
+        element.decompose()
+    others = ", a[href*='bibliography.html#'], dl.glossary > dt"
+    for element in soup.select(", ".join(f".{css}" for css in NOT_PROSE_CLASSES) + others):
+        element.decompose()
+    found = []
+    texts = [("text", str(t)) for t in soup.find_all(string=True) if not isinstance(t, (Comment, Doctype))]
+    texts += [(a, e[a]) for e in soup.find_all(True) for a in SCANNED_ATTRIBUTES if e.get(a)]
+    for where, text in texts:
+        for run in LATIN_RUN.findall(GLOSS.sub("", text)):
+            run = run.rstrip(".-")
+            if len(run) > 1:
+                found.append((where, run))
+    return found
+
+
+def latin_leftovers(site: Path, names: list[str]) -> dict[str, set[str]]:
+    """The Latin-letter runs of the Chinese pages that the allow-list does not hold, with their pages."""
+    allowed = set(LATIN_ALLOWED.read_text(encoding="utf-8").splitlines())
+    found: dict[str, set[str]] = {}
+    for name in names:
+        for where, run in latin_runs((site / f"{name}.html").read_text(encoding="utf-8")):
+            if run not in allowed:
+                found.setdefault(f"{where}: {run}", set()).add(name)
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import gettext
+import re
 import shutil
 from pathlib import Path
 
@@ -107,6 +108,25 @@ def test_every_chinese_page_has_the_english_pages_structure(sites):
     english = [translations.structure((sites / "html" / f"{p}.html").read_text()) for p in PAGES]
     counted = {feature: sum(len(page[feature]) for page in english) for feature in english[0]}
     assert min(counted.values()) > 0, f"a feature the comparison never sees in the English pages: {counted}"
+
+
+def test_no_english_left_in_the_chinese_pages(sites):
+    """Visible text and attributes (tooltips, labels, the search box) of every Chinese page hold no Latin
+    letters outside code, math, outputs, citations, glosses and the allow-list of names and terms."""
+    leftovers = translations.latin_leftovers(sites / "html-zh", PAGES)
+    listed = [f"{run} ({', '.join(sorted(pages)[:3])})" for run, pages in sorted(leftovers.items())]
+    assert not leftovers, "English in the Chinese pages (translate it, or allow a name):\n" + "\n".join(listed)
+    # the same scan sees the English pages' prose and theme strings: what it guards against
+    english = translations.latin_leftovers(sites / "html", ["book/04_masks"])
+    assert {"title: Link to this heading", "placeholder: Search this book"} <= set(english)
+    assert any(len(run.split()) > 10 for run in english), "the scan misses sentences"
+
+    masks = (sites / "html-zh" / "book" / "04_masks.html").read_text(encoding="utf-8")
+    solutions = re.findall(r'<p class="admonition-title">(<a [^>]*>[^<]*</a>[^<]*)</p>', masks)
+    assert len(solutions) == 4 and all(re.fullmatch(r"<a [^>]*>练习</a>的解答", t) for t in solutions), solutions
+    intro = (sites / "html-zh" / "book" / "intro.html").read_text(encoding="utf-8")
+    assert "佚名汇编, 2024" in intro and "Anonymous" not in intro, "the Chinese source article is not cited in Chinese"
+    assert "作者： 本书编写组" in intro
 
 
 def test_parity_catches_a_broken_catalogue(sites, tmp_path, monkeypatch):

@@ -11,6 +11,13 @@ Two things Sphinx's internationalisation does not do for a Jupyter Book by itsel
 - **The sidebar's part captions.** Sphinx translates a page's prose while the page is parsed, but
   sphinx-external-toc adds the root page's toctrees (with the captions of ``_toc.yml``'s parts)
   afterwards; their captions are translated here from the root page's catalogue.
+- **The themes' strings in Chinese.** Sphinx reads the book's ``locales/zh_CN/LC_MESSAGES/sphinx.po``
+  before its own and pydata-sphinx-theme's catalogues; sphinx-book-theme's strings have their own
+  domain, so the book's ``booktheme.po`` is compiled and added after the theme's catalogue here. The
+  search box's text is configuration (Jupyter Book sets it), and the strings the themes' templates
+  write without gettext (the sidebar toggles, two navigation labels, the Colab logo's alt text) are
+  replaced in the built pages, all taken from the book's catalogue. A solution's title becomes
+  "练习的解答" (the link first).
 - **A language switch on every page**, in the article header: a link to the same page in the other
   edition. Both sites are built side by side (``_build/html`` and ``_build/html-zh``), so the link
   is relative and works on a local build and on any host that serves both folders under one parent.
@@ -20,12 +27,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from docutils import nodes
 from myst_nb.core.variables import VariableOutput
 from myst_nb.ext.glue import directives as glue_directives
 from myst_nb.ext.glue import roles as glue_roles
 from myst_nb.ext.glue import utils as glue_utils
 from sphinx import addnodes
+from sphinx.locale import get_translation
 from sphinx.locale import init as init_locale
 from sphinx.util.i18n import docname_to_domain
 
@@ -65,6 +75,67 @@ def translate_captions(app, doctree) -> None:
                 toctree["caption"] = catalog.gettext(toctree["caption"])
 
 
+# Strings the themes' templates write without gettext, as the attributes that hold them.
+HARD_CODED = [
+    ("title", "Toggle primary sidebar"),
+    ("title", "Toggle secondary sidebar"),
+    ("aria-label", "Main"),
+    ("aria-label", "Page"),
+    ("alt", "Colab logo"),
+]
+
+
+def translated(app) -> bool:
+    return bool(app.config.language) and app.config.language != "en"
+
+
+def add_theme_catalogue(app, config) -> None:
+    """Compile the book's catalogue for sphinx-book-theme's domain and add it after the theme's own."""
+    if not translated(app):
+        return
+    for locale_dir in config.locale_dirs:
+        po = Path(app.srcdir, locale_dir, config.language, "LC_MESSAGES", "booktheme.po")
+        if po.is_file():
+            mo = po.with_suffix(".mo")
+            if not mo.is_file() or mo.stat().st_mtime < po.stat().st_mtime:
+                with po.open("rb") as source, mo.open("wb") as target:
+                    write_mo(target, read_po(source, locale=config.language))
+            app.add_message_catalog("booktheme", str(po.parents[2]))
+    _ = get_translation("sphinx")
+    config.html_theme_options = {**config.html_theme_options, "search_bar_text": _("Search this book...")}
+
+
+def solution_titles(app, doctree, docname) -> None:
+    """ "解答 练习" (a link with a leading space) becomes "练习的解答", the link first."""
+    if not translated(app):
+        return
+    for title in doctree.findall(nodes.title):
+        parent = title.parent
+        if "solution" not in parent.get("classes", []) or len(title.children) != 2:
+            continue
+        text, reference = title.children
+        if isinstance(text, nodes.Text) and isinstance(reference, nodes.reference):
+            label = reference.astext().strip()
+            reference.children = [nodes.Text(label)]
+            title.children = [reference, nodes.Text("的" + str(text))]
+            reference.parent = title
+
+
+def hard_coded_strings(app, exception) -> None:
+    """Replace the strings the themes' templates write without gettext in every built page."""
+    if exception or not translated(app) or app.builder.format != "html":
+        return
+    _ = get_translation("sphinx")
+    replacements = [(f'{attr}="{text}"', f'{attr}="{_(text)}"') for attr, text in HARD_CODED if _(text) != text]
+    for page in Path(app.outdir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        changed = html
+        for old, new in replacements:
+            changed = changed.replace(old, new)
+        if changed != html:
+            page.write_text(changed, encoding="utf-8")
+
+
 def language_links(app, pagename, templatename, context, doctree) -> None:
     """Give the page template the same page in every edition (``context["editions"]``)."""
     language = app.config.language or "en"
@@ -82,4 +153,7 @@ def setup(app):
     # before Sphinx's toctree collector (priority 500) records the captions
     app.connect("doctree-read", translate_captions, priority=400)
     app.connect("html-page-context", language_links)
+    app.connect("config-inited", add_theme_catalogue)
+    app.connect("doctree-resolved", solution_titles)
+    app.connect("build-finished", hard_coded_strings)
     return {"parallel_read_safe": False, "parallel_write_safe": True}
