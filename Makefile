@@ -46,10 +46,11 @@ book: $(STAMP)
 	@echo "Site built: open _build/html/book/intro.html"
 
 # The Chinese edition, from the same notebooks: the English prose replaced by the translations in
-# locales/zh_CN/LC_MESSAGES/book/*.po (warnings are errors), next to the English site in _build/html-zh.
+# locales/zh_CN/LC_MESSAGES/book/*.po (warnings are errors), under the English site in _build/html/zh
+# (one site for both editions: python3 -m http.server -d _build/html).
 book-zh: $(STAMP)
 	$(BIN)/python scripts/translations.py build
-	@echo "Chinese edition built: open _build/html-zh/book/intro.html"
+	@echo "Chinese edition built: open _build/html/zh/book/intro.html"
 
 # After changing English prose: bring the catalogues up to date (new messages empty, changed ones fuzzy
 # with their old translation), then translate (scripts/translations.py sheet/apply) and check.

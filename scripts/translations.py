@@ -11,7 +11,7 @@ site is built with ``language = zh_CN``: code, outputs, figures and math are the
     python scripts/translations.py check [PAGE...]  untranslated, fuzzy or stale messages, markup
                                                     that differs, glossary terms not used, display
                                                     math not copied exactly
-    python scripts/translations.py build            the Chinese site into _build/html-zh
+    python scripts/translations.py build            the Chinese site into _build/html/zh
     python scripts/translations.py parity           every Chinese page against its English page
                                                     (equations, code, outputs, figures, ...)
 
@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LANGUAGE = "zh_CN"
 LOCALES = ROOT / "locales"
 CATALOGUES = LOCALES / LANGUAGE / "LC_MESSAGES"
-SITE = ROOT / "_build" / "html-zh"
+# One site holds both editions: the Chinese one under the English one (make book builds _build/html).
+SITE = ROOT / "_build" / "html" / "zh"
 SHEETS = ROOT / "_build" / "translate"
 # The glossary's Chinese terms, one a line: jieba (which splits Chinese text into words for Sphinx's
 # search index) keeps each of them as one word, so that a search for 因果掩码 finds the pages using it.
@@ -186,7 +187,12 @@ def save(catalog, path: Path) -> None:
 
 
 def sphinx(
-    builder: str, out: Path, overrides: dict | None = None, fresh: bool = False, warnings_are_errors: bool = True
+    builder: str,
+    out: Path,
+    overrides: dict | None = None,
+    fresh: bool = False,
+    warnings_are_errors: bool = True,
+    doctreedir: Path | None = None,
 ) -> int:
     """Build the book with Jupyter Book's Sphinx configuration (warnings are errors)."""
     from jupyter_book.sphinx import build_sphinx
@@ -203,7 +209,7 @@ def sphinx(
         ROOT,
         out,
         # its own environment: the English build's (_build/.doctrees) holds the English doctrees
-        doctreedir=out.parent / f".doctrees-{out.name}",
+        doctreedir=doctreedir or out.parent / f".doctrees-{out.name}",
         use_external_toc=True,
         noconfig=True,
         path_config=str(ROOT / "_config.yml"),
@@ -415,7 +421,8 @@ def check(selected: list[str], against_english: bool) -> list[str]:
 
 
 def build() -> int:
-    return sphinx("html", SITE, ZH_OVERRIDES, fresh=True)
+    # its environment outside the published site
+    return sphinx("html", SITE, ZH_OVERRIDES, fresh=True, doctreedir=ROOT / "_build" / ".doctrees-zh")
 
 
 # The features of a page that a translation keeps: (tag, class or "[id]") -> name.

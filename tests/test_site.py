@@ -163,9 +163,9 @@ def test_page_in_browser(page_name, site, browser, server):
     assert page_width <= 390, f"the page is {page_width} px wide on a 390 px phone screen"
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    # the language switch: the same page in the Chinese edition, built next to this one (make book-zh)
+    # the language switch: the same page in the Chinese edition, built under this one (make book-zh)
     switch = page.locator("a.language-switch-link[hreflang='zh-CN']")
-    expected = "../" * (page_name.count("/") + 1) + f"html-zh/{page_name}.html"
+    expected = "../" * page_name.count("/") + f"zh/{page_name}.html"
     assert switch.count() == 1 and switch.get_attribute("href") == expected, "no link to the Chinese edition"
 
     if (ROOT / f"{page_name}.ipynb").is_file():

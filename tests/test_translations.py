@@ -12,6 +12,10 @@ import collections
 import gettext
 import re
 import shutil
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,7 +23,6 @@ import sphinx.locale
 import yaml
 
 from scripts import translations
-from scripts.build_pdf import serve
 from tests.browser import chromium_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,23 +90,24 @@ def test_display_math_must_be_copied_exactly(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory) -> Path:
-    """Both editions side by side, as `make book` and `make book-zh` build them."""
+    """One site with both editions, as `make book` and `make book-zh` build them: html/ and html/zh/."""
     out = tmp_path_factory.mktemp("editions")
     assert translations.sphinx("html", out / "html", fresh=True) == 0, "the English build failed or warned"
-    status = translations.sphinx("html", out / "html-zh", translations.ZH_OVERRIDES, fresh=True)
+    zh = out / "html" / "zh"
+    status = translations.sphinx("html", zh, translations.ZH_OVERRIDES, fresh=True, doctreedir=out / ".doctrees-zh")
     assert status == 0, "the Chinese build failed or warned (warnings are errors)"
     return out
 
 
 def test_chinese_edition_builds_every_page(sites):
     for page in PAGES:
-        assert (sites / "html-zh" / f"{page}.html").is_file(), f"{page}.html was not built"
+        assert (sites / "html" / "zh" / f"{page}.html").is_file(), f"{page}.html was not built"
 
 
 def test_every_chinese_page_has_the_english_pages_structure(sites):
     """Only the prose is translated: each Chinese page has its English page's display equations (none a
     literal '::'), inline math, code cells, outputs, figures, tables, exercises, glued values and anchors."""
-    problems = translations.site_parity(sites / "html", sites / "html-zh", PAGES)
+    problems = translations.site_parity(sites / "html", sites / "html" / "zh", PAGES)
     assert not problems, "the Chinese pages differ from the English ones:\n" + "\n".join(problems)
     english = [translations.structure((sites / "html" / f"{p}.html").read_text()) for p in PAGES]
     counted = {feature: sum(len(page[feature]) for page in english) for feature in english[0]}
@@ -113,7 +117,7 @@ def test_every_chinese_page_has_the_english_pages_structure(sites):
 def test_no_english_left_in_the_chinese_pages(sites):
     """Visible text and attributes (tooltips, labels, the search box) of every Chinese page hold no Latin
     letters outside code, math, outputs, citations, glosses and the allow-list of names and terms."""
-    leftovers = translations.latin_leftovers(sites / "html-zh", PAGES)
+    leftovers = translations.latin_leftovers(sites / "html" / "zh", PAGES)
     listed = [f"{run} ({', '.join(sorted(pages)[:3])})" for run, pages in sorted(leftovers.items())]
     assert not leftovers, "English in the Chinese pages (translate it, or allow a name):\n" + "\n".join(listed)
     # the same scan sees the English pages' prose and theme strings: what it guards against
@@ -121,10 +125,10 @@ def test_no_english_left_in_the_chinese_pages(sites):
     assert {"title: Link to this heading", "placeholder: Search this book"} <= set(english)
     assert any(len(run.split()) > 10 for run in english), "the scan misses sentences"
 
-    masks = (sites / "html-zh" / "book" / "04_masks.html").read_text(encoding="utf-8")
+    masks = (sites / "html" / "zh" / "book" / "04_masks.html").read_text(encoding="utf-8")
     solutions = re.findall(r'<p class="admonition-title">(<a [^>]*>[^<]*</a>[^<]*)</p>', masks)
     assert len(solutions) == 4 and all(re.fullmatch(r"<a [^>]*>练习</a>的解答", t) for t in solutions), solutions
-    intro = (sites / "html-zh" / "book" / "intro.html").read_text(encoding="utf-8")
+    intro = (sites / "html" / "zh" / "book" / "intro.html").read_text(encoding="utf-8")
     assert "佚名汇编, 2024" in intro and "Anonymous" not in intro, "the Chinese source article is not cited in Chinese"
     assert "作者： 本书编写组" in intro
 
@@ -163,10 +167,29 @@ def browser():
         yield chromium
 
 
+# How README.md says to serve the site: the test serves its own build the same way.
+SERVE = "python3 -m http.server -d _build/html"
+
+
 @pytest.fixture(scope="module")
 def server(sites):
-    with serve(sites) as url:
-        yield url
+    """The site served with README's command (its folder the test's build, on a free port)."""
+    assert SERVE in (ROOT / "README.md").read_text(encoding="utf-8"), "README.md no longer says how to serve the site"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [*SERVE.replace("_build/html", str(sites / "html")).split(), "--bind", "127.0.0.1", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/book/intro.html", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
 
 
 # Renders a CJK string and the same number of private-use characters, which no font has: if the two
@@ -193,7 +216,7 @@ def test_chinese_page_in_browser(page_name, browser, server):
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}") if req.url.startswith(server) else None)
-    page.goto(f"{server}/html-zh/{page_name}.html", wait_until="networkidle")
+    page.goto(f"{server}/zh/{page_name}.html", wait_until="networkidle")
     if page.locator("script[src*='mathjax']").count():
         page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("MathJax.startup.promise")
@@ -222,12 +245,14 @@ def test_chinese_page_in_browser(page_name, browser, server):
     cjk, tofu = (page.locator(f"#glyph-probe-{i}").screenshot() for i in range(2))
     assert cjk != tofu, "Chinese characters are drawn as boxes: no CJK font (apt-get install fonts-wqy-microhei)"
 
-    # the language switch leads to the same page in English, and the English page leads back
+    # the language switch leads to the same page and section in English, and the English page leads back
+    anchor = page.evaluate("[...document.querySelectorAll('article section[id]')].map(s => s.id).pop()")
+    page.goto(f"{server}/zh/{page_name}.html#{anchor}")
     switch = page.locator("a.language-switch-link[hreflang='en']")
     assert switch.count() == 1, "no link to the English edition"
     switch.click()
     page.wait_for_load_state()
-    assert page.url == f"{server}/html/{page_name}.html", f"the English link went to {page.url}"
+    assert page.url == f"{server}/{page_name}.html#{anchor}", f"the English link went to {page.url}"
     if page.locator("script[src*='mathjax']").count():
         page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("MathJax.startup.promise")
@@ -237,7 +262,7 @@ def test_chinese_page_in_browser(page_name, browser, server):
     assert back.count() == 1, "the English page has no link to the Chinese edition"
     back.click()
     page.wait_for_load_state()
-    assert page.url == f"{server}/html-zh/{page_name}.html", f"the Chinese link went to {page.url}"
+    assert page.url == f"{server}/zh/{page_name}.html#{anchor}", f"the Chinese link went to {page.url}"
     page.close()
 
 
@@ -263,10 +288,10 @@ def pages_using(site: Path, term: str) -> tuple[set[str], set[str]]:
 def test_chinese_search_finds_the_pages_using_a_term(term, sites, browser, server):
     """Typed into the Chinese site's search box, a glossary term finds every page that uses it in its
     text, not only the page it titles (without jieba, Sphinx indexes no Chinese word at all)."""
-    body, titled = pages_using(sites / "html-zh", term)
+    body, titled = pages_using(sites / "html" / "zh", term)
     assert len(body - titled) >= 3, f"{term} is used by too few pages to test the search: {body}"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(f"{server}/html-zh/book/intro.html", wait_until="networkidle")
+    page.goto(f"{server}/zh/book/intro.html", wait_until="networkidle")
     page.locator("button.search-button__button").first.click()
     page.keyboard.type(term)
     page.keyboard.press("Enter")
@@ -274,6 +299,37 @@ def test_chinese_search_finds_the_pages_using_a_term(term, sites, browser, serve
     page.wait_for_function("() => typeof Search !== 'undefined' && Search._pulse_status === -1 && Search.status")
     page.wait_for_function("() => Search.status.innerText.length > 0")
     hrefs = page.locator("#search-results ul.search li a").evaluate_all("links => links.map(a => a.href)")
-    found = {href.split("/html-zh/")[1].split(".html")[0] for href in hrefs if "/html-zh/" in href}
+    found = {href.split("/zh/")[1].split(".html")[0] for href in hrefs if "/zh/" in href}
     page.close()
     assert body | titled <= found, f"the search for {term} missed {sorted((body | titled) - found)}; found {found}"
+
+
+def test_the_switch_keeps_the_section_being_read(browser, server):
+    """Without an anchor in the address, the switch opens the other edition at the section on screen
+    (a section in the middle of chapter 8, the longest page, scrolled to the top of the window)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    middle = """() => { const leaves = [...document.querySelectorAll('article section[id]')]
+        .filter(s => !s.querySelector('section')); return leaves[Math.floor(leaves.length / 2)].id; }"""
+    for start, other, hreflang in (
+        ("zh/book/08_transformer", "book/08_transformer", "en"),
+        ("book/08_transformer", "zh/book/08_transformer", "zh-CN"),
+    ):
+        page.goto(f"{server}/{start}.html", wait_until="networkidle")
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("MathJax.startup.promise")  # typeset math changes the page's height
+        section = page.evaluate(middle)
+        page.evaluate(f"document.getElementById('{section}').scrollIntoView()")
+        assert page.evaluate("window.scrollY") > 5000, "the section is not far down the page"
+        # a click where the reader sees the link (the header stays on screen); Playwright's own click
+        # would first scroll the sticky header's link "into view", leaving the section
+        box = page.evaluate(
+            f"(() => {{ const r = document.querySelector(\"a.language-switch-link[hreflang='{hreflang}']\")"
+            ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        assert 0 < box[1] < 100, "the switch is not on screen at the section"
+        page.mouse.click(*box)
+        page.wait_for_load_state("networkidle")
+        assert page.url == f"{server}/{other}.html#{section}", f"the switch went to {page.url}"
+        top = page.evaluate(f"document.getElementById('{section}').getBoundingClientRect().top")
+        assert abs(top) < 100, f"the other edition opened {top:.0f} px away from the section"
+    page.close()

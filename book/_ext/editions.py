@@ -19,8 +19,10 @@ Two things Sphinx's internationalisation does not do for a Jupyter Book by itsel
   replaced in the built pages, all taken from the book's catalogue. A solution's title becomes
   "练习的解答" (the link first).
 - **A language switch on every page**, in the article header: a link to the same page in the other
-  edition. Both sites are built side by side (``_build/html`` and ``_build/html-zh``), so the link
-  is relative and works on a local build and on any host that serves both folders under one parent.
+  edition, at the same section (the address's anchor, or the section being read; both editions give
+  a section the same id). One site holds both editions: the English one at the root of
+  ``_build/html``, the Chinese one under ``_build/html/zh/``, so the links are relative and work
+  wherever ``_build/html`` is served.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from sphinx.locale import get_translation
 from sphinx.locale import init as init_locale
 from sphinx.util.i18n import docname_to_domain
 
-# The editions, in the order the switch lists them: language code, output folder, label.
-EDITIONS = (("en", "html", "English"), ("zh_CN", "html-zh", "中文"))
+# The editions, in the order the switch lists them: language code, folder within the site, label.
+EDITIONS = (("en", "", "English"), ("zh_CN", "zh", "中文"))
 
 _notebook: dict[str, object] = {}
 _retrieve = glue_utils.retrieve_glue_data
@@ -139,10 +141,16 @@ def hard_coded_strings(app, exception) -> None:
 def language_links(app, pagename, templatename, context, doctree) -> None:
     """Give the page template the same page in every edition (``context["editions"]``)."""
     language = app.config.language or "en"
-    current = next((folder for code, folder, _ in EDITIONS if code == language), "html")
-    up = "../" * (pagename.count("/") + 1)
+    current = next((folder for code, folder, _ in EDITIONS if code == language), "")
+    # up to the site's root: out of the page's folders, then out of its edition's folder
+    up = "../" * (pagename.count("/") + (1 if current else 0))
     context["editions"] = [
-        {"code": code, "label": label, "current": folder == current, "href": f"{up}{folder}/{pagename}.html"}
+        {
+            "code": code,
+            "label": label,
+            "current": folder == current,
+            "href": f"{up}{folder + '/' if folder else ''}{pagename}.html",
+        }
         for code, folder, label in EDITIONS
     ]
 
