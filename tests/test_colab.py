@@ -25,6 +25,8 @@ CHAPTER = ROOT / "book" / "01_self_attention.ipynb"
 
 
 def test_chapter_runs_alone_and_installs_the_library(tmp_path, monkeypatch):
+    # A fresh environment: nothing on the path but what it installs (make exports PYTHONPATH=<clone>).
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     folder = tmp_path / "colab"
     folder.mkdir()
     notebook = folder / CHAPTER.name
