@@ -27,7 +27,7 @@ export $(CANONICAL)
 NATIVE := env $(foreach v,$(CANONICAL),-u $(v)) TRANSFORMER_LIB_NUMERICS=native OMP_NUM_THREADS=2
 ROBUST_OFFSET ?= 1000
 
-.PHONY: book book-zh translations pdf test execute robust drift lint bench env student clean fuzz
+.PHONY: book book-zh translations pdf test execute robust drift aarch64 lint bench env student clean fuzz
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -106,6 +106,12 @@ drift:
 		print('drift: Python', sys.version.split()[0], 'torch', torch.__version__, 'numpy', \
 		numpy.__version__, 'matplotlib', matplotlib.__version__, 'nbval', nbval.__version__)"
 	$(call robust_run,$(DRIFT_VENV)/bin)
+
+# arm64 Linux, emulated: the library's unit tests and two chapters (lax outputs, strict checks) under
+# QEMU's user-mode emulator with Debian's arm64 Python and arm64 wheels (scripts/aarch64.sh says which
+# torch and why). Downloads about 700 MB into ~/.cache the first time; record the result in README.md.
+aarch64:
+	bash scripts/aarch64.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check conftest.py transformer_lib tests benchmarks scripts book/_ext
