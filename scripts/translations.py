@@ -14,6 +14,8 @@ site is built with ``language = zh_CN``: code, outputs, figures and math are the
     python scripts/translations.py build            the Chinese site into _build/html/zh
     python scripts/translations.py parity           every Chinese page against its English page
                                                     (equations, code, outputs, figures, ...)
+    python scripts/translations.py notebooks        the Chinese notebooks for Colab, NOTEBOOKS/<chapter>.ipynb:
+                                                    the chapters with their Markdown translated
 
 A worksheet holds one block per message: ``#### <n>``, the English text, a ``>>>>`` line, the
 translation (empty where there is none yet). A block marked ``#### <n> fuzzy`` had its English
@@ -253,6 +255,7 @@ def extract() -> None:
     status = update(str(LOCALES), str(pot_dir), (LANGUAGE,), line_width=-1, ignore_obsolete=True)
     print(f"catalogues: {status}")
     write_search_terms()
+    write_notebooks()
     for page in pages():
         cat = load(catalogue(page))
         if copy_math(cat, page):
@@ -320,6 +323,8 @@ def apply(page: str, path: Path | None = None) -> int:
             count += 1
     copy_math(cat, page)  # equations are copied, never translated (the worksheet trims newlines)
     save(cat, po)
+    if source_of(page).suffix == ".ipynb":
+        write_notebooks([page])
     return count
 
 
@@ -414,6 +419,10 @@ def check(selected: list[str], against_english: bool) -> list[str]:
     found = []
     for page in selected or pages():
         found += problems_of(page, None if english is None else english[page])
+    for page in chapters():
+        notebook = NOTEBOOKS / f"{page}.ipynb"
+        if not notebook.is_file() or notebook.read_text(encoding="utf-8") != chinese_notebook(page)[0]:
+            found.append(f"{notebook.name}: the Chinese notebook is not current (scripts/translations.py notebooks)")
     terms = "".join(f"{term}\n" for term in glossary_terms())
     if not SEARCH_TERMS.is_file() or SEARCH_TERMS.read_text(encoding="utf-8") != terms:
         found.append(f"{SEARCH_TERMS.name} is not the glossary's terms (run `make translations`)")
@@ -500,6 +509,92 @@ def site_parity(english_site: Path, chinese_site: Path, names: list[str]) -> lis
     return found
 
 
+# The chapters in Chinese, for Colab and the download button: the English notebooks with the prose of
+# their Markdown cells replaced by the catalogues' translations; code, outputs and metadata unchanged.
+NOTEBOOKS = LOCALES / LANGUAGE / "notebooks"
+OPTION_LINE = re.compile(r"^:[\w-]+:.*$")
+
+
+def markdown_parser():
+    from markdown_it.renderer import RendererHTML
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.parsers.mdit import create_md_parser
+
+    config = MdParserConfig(enable_extensions={"dollarmath", "amsmath", "colon_fence", "deflist"})
+    return create_md_parser(config, RendererHTML)
+
+
+def translate_markdown(text: str, translations: dict[str, str], used: set[str]) -> str:
+    """A Markdown cell with each message the catalogue translates (a paragraph, a heading, a list item's
+    text, a directive's title and body) replaced by its translation; the rest (code, math, markup
+    around the messages) as it was. Sphinx's message of a block is its text with newlines as spaces."""
+    out, cursor = text, 0
+
+    def replace(source: str, target: str) -> bool:
+        nonlocal out, cursor
+        # the block's lines as they stand in the cell, with whatever indentation or quote marks
+        pattern = r"\n[ \t>]*".join(re.escape(line) for line in source.split("\n"))
+        match = re.compile(pattern).search(out, cursor)
+        if match:
+            out = out[: match.start()] + target + out[match.end() :]
+            cursor = match.start() + len(target)
+        return bool(match)
+
+    for token in markdown_parser().parse(text):
+        if token.type == "inline" and token.content:
+            message = token.content.replace("\n", " ").strip()
+            if translations.get(message) and replace(token.content, translations[message]):
+                used.add(message)
+        elif token.type in ("fence", "colon_fence") and token.info.startswith("{"):
+            title = token.info.split("}", 1)[1].strip()
+            if title and translations.get(title) and replace(title, translations[title]):
+                used.add(title)
+            lines = token.content.split("\n")
+            while lines and OPTION_LINE.match(lines[0]):
+                lines.pop(0)
+            body = "\n".join(lines).strip("\n")
+            if body:
+                replace(body, translate_markdown(body, translations, used))
+    return out
+
+
+def chinese_notebook(page: str) -> tuple[str, list[str]]:
+    """A chapter's Chinese notebook (as written to NOTEBOOKS) and the catalogue's messages it leaves in
+    English: none but display equations (copied, not translated) and the prose of Markdown outputs
+    (chapter 9c's table), which stay the English notebook's, as every output does."""
+    path = source_of(page)
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    translations = {m.id: m.string for m in load(catalogue(page)) if m.id and m.string and not m.fuzzy}
+    used: set[str] = set(math_blocks(page))
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            markdown = output.get("data", {}).get("text/markdown")
+            if markdown:
+                tokens = markdown_parser().parse("".join(markdown))
+                used |= {t.content.replace("\n", " ").strip() for t in tokens if t.type == "inline"}
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = translate_markdown("".join(cell["source"]), translations, used)
+            cell["source"] = text.splitlines(keepends=True)
+    text = json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+    return text, sorted(set(translations) - used)
+
+
+def chapters() -> list[str]:
+    return [page for page in pages() if source_of(page).suffix == ".ipynb"]
+
+
+def write_notebooks(selected: list[str] | None = None) -> list[str]:
+    """Write the chapters' Chinese notebooks; returns the messages left in English, page by page."""
+    NOTEBOOKS.mkdir(parents=True, exist_ok=True)
+    missed = []
+    for page in selected or chapters():
+        text, left = chinese_notebook(page)
+        (NOTEBOOKS / f"{page}.ipynb").write_text(text, encoding="utf-8")
+        missed += [f"{page}: {m[:70]!r}" for m in left]
+    return missed
+
+
 # Latin-letter words that stay in the Chinese pages: names (of people, models, libraries, formats) and
 # the field's terms that Chinese text writes in Latin letters, one a line.
 LATIN_ALLOWED = LOCALES / LANGUAGE / "latin-allowed.txt"
@@ -560,6 +655,7 @@ def main() -> None:
     sub.add_parser("extract")
     sub.add_parser("build")
     sub.add_parser("parity")
+    sub.add_parser("notebooks")
     for name in ("sheet", "apply"):
         sub.add_parser(name).add_argument("page")
     c = sub.add_parser("check")
@@ -570,6 +666,10 @@ def main() -> None:
         extract()
     elif args.command == "build":
         sys.exit(build())
+    elif args.command == "notebooks":
+        missed = write_notebooks()
+        print(f"{len(chapters())} notebooks in {NOTEBOOKS.relative_to(ROOT)}")
+        print("\n".join(f"not in a Markdown cell: {m}" for m in missed))
     elif args.command == "parity":
         found = site_parity(ROOT / "_build" / "html", SITE, toc_pages())
         print("\n".join(found) or "every Chinese page has the English page's equations, code, outputs and figures")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import gettext
+import json
 import re
 import shutil
 import socket
@@ -80,12 +81,56 @@ def test_display_math_must_be_copied_exactly(tmp_path, monkeypatch):
     equation.string = equation.id.strip("\n")
     monkeypatch.setattr(translations, "CATALOGUES", tmp_path)
     monkeypatch.setattr(translations, "SHEETS", tmp_path / "sheets")
+    monkeypatch.setattr(translations, "NOTEBOOKS", tmp_path / "notebooks")
     translations.save(catalog, translations.catalogue("03_scaled_dot_product"))
     problems = translations.problems_of("03_scaled_dot_product")
     assert len(problems) == 1 and "display math not copied exactly" in problems[0], problems
     translations.sheet("03_scaled_dot_product")
     translations.apply("03_scaled_dot_product")
     assert translations.problems_of("03_scaled_dot_product") == []
+
+
+def test_chinese_notebooks_are_current():
+    """The Chinese notebooks (for Colab and the download button) are the English chapters with their
+    Markdown translated: written from the current notebooks and catalogues, every translation placed,
+    code cells and outputs the English notebook's, every Markdown cell with English prose in Chinese."""
+    chapters = translations.chapters()
+    assert len(chapters) == len(list((ROOT / "book").glob("*.ipynb")))
+    for page in chapters:
+        text, left = translations.chinese_notebook(page)
+        committed = translations.NOTEBOOKS / f"{page}.ipynb"
+        assert committed.is_file() and committed.read_text(encoding="utf-8") == text, (
+            f"{committed.name} is not current: run `.venv/bin/python scripts/translations.py notebooks`"
+        )
+        assert not left, f"{page}: translations not placed in the notebook: {left[:5]}"
+        english = json.loads(translations.source_of(page).read_text(encoding="utf-8"))["cells"]
+        chinese = json.loads(text)["cells"]
+        assert [c for c in chinese if c["cell_type"] != "markdown"] == [
+            c for c in english if c["cell_type"] != "markdown"
+        ], f"{page}: code or outputs differ"
+        for en, zh in zip(english, chinese, strict=True):
+            prose = translations.STRIP.sub(" ", "".join(en["source"]))
+            if en["cell_type"] == "markdown" and len(re.findall(r"\b[a-z]{3,}\b", prose)) > 3:
+                assert re.search(r"[\u4e00-\u9fff]", "".join(zh["source"])), f"{page}: left in English: {prose[:80]!r}"
+
+
+def test_chinese_pages_launch_the_chinese_notebooks(sites):
+    """A Chinese chapter's Colab button opens its Chinese notebook in the repository, its download
+    button gives that notebook; the English chapter's buttons keep the English one."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    colab = f"https://colab.research.google.com/github/{config['url'].removeprefix('https://github.com/')}"
+    colab += f"/blob/{config['branch']}/"
+    for page in translations.chapters():
+        notebook = translations.NOTEBOOKS.relative_to(ROOT) / f"{page}.ipynb"
+        zh = (sites / "html" / "zh" / "book" / f"{page}.html").read_text(encoding="utf-8")
+        assert f'href="{colab}{notebook.as_posix()}"' in zh, f"{page}: the Colab button does not open {notebook}"
+        en = (sites / "html" / "book" / f"{page}.html").read_text(encoding="utf-8")
+        assert f'href="{colab}book/{page}.ipynb"' in en, f"{page}: the English Colab button changed"
+        assert 'href="../_sources/book/' + page + '.ipynb"' in zh
+        download = sites / "html" / "zh" / "_sources" / "book" / f"{page}.ipynb"
+        assert download.read_bytes() == (ROOT / notebook).read_bytes(), (
+            f"{page}: the download is not the Chinese notebook"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +183,7 @@ def test_parity_catches_a_broken_catalogue(sites, tmp_path, monkeypatch):
     that showed '::' for all 17 equations): the comparison with the English page reports that equation and
     nothing else. (A one-page build: its citations have no bibliography, hence warnings allowed; 4 s.)"""
     page = "03_scaled_dot_product"
-    shutil.copytree(translations.LOCALES, tmp_path / "locales", ignore=shutil.ignore_patterns("*.mo"))
+    shutil.copytree(translations.LOCALES, tmp_path / "locales", ignore=shutil.ignore_patterns("*.mo", "notebooks"))
     po = tmp_path / "locales" / translations.catalogue(page).relative_to(translations.LOCALES)
     catalog = translations.load(po)
     equation = next(m for m in catalog if m.id in translations.math_blocks(page))

@@ -18,6 +18,9 @@ Two things Sphinx's internationalisation does not do for a Jupyter Book by itsel
   write without gettext (the sidebar toggles, two navigation labels, the Colab logo's alt text) are
   replaced in the built pages, all taken from the book's catalogue. A solution's title becomes
   "练习的解答" (the link first).
+- **Colab and the download button in Chinese.** A Chinese chapter's Colab button opens its Chinese
+  notebook in the repository (``locales/zh_CN/notebooks/<chapter>.ipynb``, written by
+  ``scripts/translations.py notebooks``), and its download button gives that notebook.
 - **A language switch on every page**, in the article header: a link to the same page in the other
   edition, at the same section (the address's anchor, or the section being read; both editions give
   a section the same id). One site holds both editions: the English one at the root of
@@ -27,6 +30,8 @@ Two things Sphinx's internationalisation does not do for a Jupyter Book by itsel
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -138,6 +143,48 @@ def hard_coded_strings(app, exception) -> None:
             page.write_text(changed, encoding="utf-8")
 
 
+def notebooks_dir(app) -> Path | None:
+    """The Chinese notebooks of this edition's language (locales/<language>/notebooks), if any."""
+    for locale_dir in app.config.locale_dirs:
+        folder = Path(app.srcdir, locale_dir, app.config.language, "notebooks")
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def translated_launch_buttons(app, pagename, templatename, context, doctree) -> None:
+    """The Colab button of a translated chapter opens the chapter's notebook in that language."""
+    folder = notebooks_dir(app) if translated(app) else None
+    if folder is None or not (folder / f"{Path(pagename).name}.ipynb").is_file():
+        return
+    if not folder.is_relative_to(app.srcdir):
+        return  # a catalogue folder outside the repository (a test's): Colab could not open it
+    in_repository = folder.relative_to(app.srcdir).as_posix()
+
+    def rewrite(buttons) -> None:
+        for button in buttons:
+            url = button.get("url", "")
+            if url.startswith("https://colab.research.google.com/github/"):
+                button["url"] = re.sub(
+                    rf"(/blob/[^/]+/){re.escape(pagename)}\.ipynb$",
+                    rf"\g<1>{in_repository}/{Path(pagename).name}.ipynb",
+                    url,
+                )
+            rewrite(button.get("buttons", []))
+
+    rewrite(context.get("header_buttons", []))
+
+
+def translated_downloads(app, exception) -> None:
+    """The download button of a translated chapter gives the chapter's notebook in that language."""
+    folder = notebooks_dir(app) if translated(app) and not exception else None
+    if folder is None or app.builder.format != "html":
+        return
+    for notebook in folder.glob("*.ipynb"):
+        for source in Path(app.outdir, "_sources").rglob(notebook.name):
+            shutil.copyfile(notebook, source)
+
+
 def language_links(app, pagename, templatename, context, doctree) -> None:
     """Give the page template the same page in every edition (``context["editions"]``)."""
     language = app.config.language or "en"
@@ -164,4 +211,7 @@ def setup(app):
     app.connect("config-inited", add_theme_catalogue)
     app.connect("doctree-resolved", solution_titles)
     app.connect("build-finished", hard_coded_strings)
+    # after sphinx-book-theme's buttons (priority 500)
+    app.connect("html-page-context", translated_launch_buttons, priority=900)
+    app.connect("build-finished", translated_downloads)
     return {"parallel_read_safe": False, "parallel_write_safe": True}
