@@ -280,8 +280,14 @@ def book_pdf(chromium, site, tmp_path_factory):
     return PdfReader(out)
 
 
-def test_pdf_has_every_chapter_in_order(book_pdf):
-    pages = [flat(page.extract_text()) for page in book_pdf.pages]
+@pytest.fixture(scope="module")
+def pdf_text(book_pdf) -> list[str]:
+    """Every page's text, extracted once (pypdf takes about half a minute for the whole book)."""
+    return [page.extract_text() for page in book_pdf.pages]
+
+
+def test_pdf_has_every_chapter_in_order(book_pdf, pdf_text):
+    pages = [flat(text) for text in pdf_text]
     assert len(PAGES) + 2 <= len(pages) <= 30 * len(PAGES), f"{len(pages)} pages for {len(PAGES)} chapters"
 
     contents = next(i for i, text in enumerate(pages) if text.startswith("Contents"))
@@ -307,7 +313,7 @@ def flatten(outline):
         yield from flatten(item) if isinstance(item, list) else [item]
 
 
-def test_pdf_math_is_typeset(book_pdf, site):
+def test_pdf_math_is_typeset(pdf_text, site):
     """MathJax typeset every formula: no TeX source is left in the text, and its glyphs are there.
 
     Text extracted from a PDF holds what was drawn. A formula MathJax did not typeset is drawn as its
@@ -315,7 +321,7 @@ def test_pdf_math_is_typeset(book_pdf, site):
     contain backslashes and dollars of their own (a regex, a matplotlib label), so every TeX-looking
     token of the PDF must occur at least as often in the site's text outside its formulas.
     """
-    text = "\n".join(page.extract_text() for page in book_pdf.pages)
+    text = "\n".join(pdf_text)
     allowed, math_source = collections.Counter(), ""
     for page in PAGES:
         html = (site / f"{page}.html").read_text(encoding="utf-8")
