@@ -9,6 +9,7 @@ tests/test_site.py: skipped where it is missing, unless REQUIRE_BROWSER=1 (CI).
 from __future__ import annotations
 
 import collections
+import functools
 import gettext
 import json
 import re
@@ -311,22 +312,27 @@ def test_chinese_page_in_browser(page_name, browser, server):
     page.close()
 
 
-def pages_using(site: Path, term: str) -> tuple[set[str], set[str]]:
-    """The pages whose article text uses a term outside its headings, and those whose headings use it."""
+@functools.cache
+def article_texts(site: Path) -> dict[str, tuple[str, str]]:
+    """Each page's article text outside its headings, and its headings' text (parsed once per site)."""
     from bs4 import BeautifulSoup
 
-    body, titled = set(), set()
+    texts = {}
     for name in PAGES:
         html = (site / f"{name}.html").read_text(encoding="utf-8")
         article = BeautifulSoup(html[html.find("<article") : html.rfind("</article>")], "html.parser")
         headings = article.find_all(["h1", "h2", "h3", "h4", "h5", "h6"])
-        if any(term in h.get_text() for h in headings):
-            titled.add(name)
+        titles = " ".join(h.get_text() for h in headings)
         for heading in headings:
             heading.decompose()
-        if term in article.get_text():
-            body.add(name)
-    return body, titled
+        texts[name] = (article.get_text(), titles)
+    return texts
+
+
+def pages_using(site: Path, term: str) -> tuple[set[str], set[str]]:
+    """The pages whose article text uses a term outside its headings, and those whose headings use it."""
+    texts = article_texts(site)
+    return {n for n, (body, _) in texts.items() if term in body}, {n for n, (_, t) in texts.items() if term in t}
 
 
 @pytest.mark.parametrize("term", ["因果掩码", "多头注意力", "残差连接"])
