@@ -22,6 +22,7 @@ import yaml
 
 from scripts.build_pdf import serve
 from tests.browser import chromium_session, require_chromium
+from tests.sites import both_editions
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -39,18 +40,12 @@ PAGES = toc_pages()
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run(
-        [str(jupyter_book), "build", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"jupyter-book build failed or warned:\n{log[-8000:]}"
-    return out / "_build" / "html"
+def site() -> Path:
+    """The English site as `make book` builds it (`jupyter-book build -W -n`), built once per run for
+    this file and tests/test_translations.py (tests/sites.py)."""
+    out, status = both_editions()
+    assert status["english"] == 0, f"jupyter-book build failed or warned:\n{status['english_log']}"
+    return out / "html"
 
 
 def test_book_builds_without_warnings(site):

@@ -26,6 +26,7 @@ import yaml
 
 from scripts import translations
 from tests.browser import chromium_session
+from tests.sites import both_editions
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots-zh"
@@ -135,13 +136,12 @@ def test_chinese_pages_launch_the_chinese_notebooks(sites):
 
 
 @pytest.fixture(scope="module")
-def sites(tmp_path_factory) -> Path:
-    """One site with both editions, as `make book` and `make book-zh` build them: html/ and html/zh/."""
-    out = tmp_path_factory.mktemp("editions")
-    assert translations.sphinx("html", out / "html", fresh=True) == 0, "the English build failed or warned"
-    zh = out / "html" / "zh"
-    status = translations.sphinx("html", zh, translations.ZH_OVERRIDES, fresh=True, doctreedir=out / ".doctrees-zh")
-    assert status == 0, "the Chinese build failed or warned (warnings are errors)"
+def sites() -> Path:
+    """One site with both editions, as `make book` and `make book-zh` build them: html/ and html/zh/
+    (built once per run for this file and tests/test_site.py: tests/sites.py)."""
+    out, status = both_editions()
+    assert status["english"] == 0, f"the English build failed or warned:\n{status['english_log']}"
+    assert status["chinese"] == 0, f"the Chinese build failed or warned (warnings are errors):\n{status['chinese_log']}"
     return out
 
 

@@ -1,0 +1,80 @@
+"""The built site, both editions, made once per test run and shared by every test that reads it.
+
+`tests/test_site.py` (the English pages, the PDF) and `tests/test_translations.py` (the Chinese pages
+against the English ones) read the same site, built as `make book` and `make book-zh` build it: the
+English edition in ``html/`` and the Chinese one in ``html/zh/``. pytest-xdist runs those files in
+different processes, so the first to ask builds it, under a lock, and the other waits for it and reads
+the same folder (``_build/test-sites/<run id>``). A build's exit status and log are kept beside it, so
+every test that needs the site fails with the build's own message when it failed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SITES = ROOT / "_build" / "test-sites"
+STALE_AFTER_S = 6 * 3600
+
+
+def run_id() -> str:
+    """The same for every worker of one pytest run (pytest-xdist's id), else this process's own."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+
+
+def _build(out: Path) -> dict[str, object]:
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    started = time.perf_counter()
+    english = subprocess.run(
+        [str(jupyter_book), "build", "-W", "-n", "--keep-going", "--path-output", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    status: dict[str, object] = {
+        "english": english.returncode,
+        "english_log": (english.stdout + english.stderr)[-8000:],
+        "english_s": round(time.perf_counter() - started, 1),
+    }
+    started = time.perf_counter()
+    # the Chinese edition under the English one, in a process of its own (Sphinx keeps the catalogues it
+    # loaded for the life of a process)
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom scripts import translations\n"
+        f"out = Path({str(out / '_build')!r})\n"
+        "sys.exit(translations.sphinx('html', out / 'html' / 'zh', translations.ZH_OVERRIDES, fresh=True,"
+        " doctreedir=out / '.doctrees-zh'))\n"
+    )
+    chinese = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    status |= {
+        "chinese": chinese.returncode,
+        "chinese_log": (chinese.stdout + chinese.stderr)[-8000:],
+        "chinese_s": round(time.perf_counter() - started, 1),
+    }
+    return status
+
+
+def both_editions() -> tuple[Path, dict[str, object]]:
+    """``(folder, status)``: ``folder / "html"`` is the English site with the Chinese one in ``zh/``;
+    ``status`` holds each build's exit status (0: built without warnings) and the end of its log."""
+    SITES.mkdir(parents=True, exist_ok=True)
+    out = SITES / run_id()
+    with open(SITES / f"{run_id()}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = out / "status.json"
+        if not done.exists():
+            for old in SITES.iterdir():  # earlier runs' sites and locks
+                if old.stem != run_id() and time.time() - old.stat().st_mtime > STALE_AFTER_S:
+                    shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            done.write_text(json.dumps(_build(out)))
+        status = json.loads(done.read_text())
+    return out / "_build", status
