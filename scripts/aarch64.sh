@@ -63,6 +63,8 @@ QEMU_LD_PREFIX="$SYSROOT" exec $(command -v qemu-aarch64) -0 "\$0" "$SYSROOT/usr
 EOF
 chmod +x "$PYTHON"
 export PYTHONPATH="$ROOT:$SITE:$SITE/more"
+# the multi-process tests' time limits (a deadlock fails instead of hanging), for an emulated machine
+export TRANSFORMER_BOOK_TIME_SCALE="${TRANSFORMER_BOOK_TIME_SCALE:-15}"
 
 "$PYTHON" -c "import platform, sys, torch; print('aarch64:', platform.system(), platform.machine(), \
 'Python', sys.version.split()[0], 'torch', torch.__version__)"
