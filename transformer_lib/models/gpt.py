@@ -48,8 +48,13 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits."""
-        return self.lm_head(self.blocks(self.embed(ids)))  # (batch, seq, vocab)
+        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
+
+        The ids are checked here, at the door (the values too, in eager mode off the meta device: see
+        :func:`~transformer_lib.validate.check_id_range`); the stack inside runs unchecked.
+        """
+        x = self.embed(ids)  # (batch, seq, d_model)
+        return self.lm_head(self.blocks(x, checked=True))  # (batch, seq, vocab)
 
     @torch.no_grad()
     def generate(
@@ -78,7 +83,9 @@ class GPT(nn.Module):
 
         def run(new: torch.Tensor, caches: list[KVCache] | None) -> torch.Tensor:
             start = 0 if caches is None else len(caches[0])
-            return self.lm_head(self.blocks(self.embed(new, start=start), caches=caches))
+            # the prompt was checked once, at the door: the ids the model writes need no check
+            x = self.embed(new, start=start, checked=True)
+            return self.lm_head(self.blocks(x, caches=caches, checked=True))
 
         return generate_from_prompt(
             self,

@@ -76,10 +76,17 @@ class LlamaBlock(nn.Module):
         self.ffn = SwiGLU(d_model, d_ff, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None) -> torch.Tensor:
-        """``x`` ``(batch, seq, d_model)``; with ``cache``, ``x`` holds only the positions it has not seen."""
-        x = x + self.dropout(self.attn(self.attn_norm(x), is_causal=True, cache=cache)[0])
-        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None, checked: bool = False) -> torch.Tensor:
+        """``x`` ``(batch, seq, d_model)``; with ``cache``, ``x`` holds only the positions it has not seen.
+
+        ``checked=True``: the caller has checked ``x`` (as :class:`Llama` does, once for all blocks).
+        """
+        if not checked:
+            self.attn_norm.check_input(x)
+            self.attn.check_inputs(x, None, None, None, True, cache)
+        h = self.attn(self.attn_norm(x, checked=True), is_causal=True, cache=cache, checked=True)[0]
+        x = x + self.dropout(h)
+        return x + self.dropout(self.ffn(self.ffn_norm(x, checked=True), checked=True))
 
 
 class Llama(nn.Module):
@@ -104,20 +111,23 @@ class Llama(nn.Module):
         """One empty :class:`KVCache` per block, for :meth:`forward` with ``caches``."""
         return [KVCache() for _ in self.blocks]
 
-    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: their
-        rotations start at ``len(caches[0])``.
+        rotations start at ``len(caches[0])``. The ids are checked here, at the door (the values too, in
+        eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
+        ``checked=True`` (generation passes it for the ids the model wrote); the blocks run unchecked.
         """
-        if caches is not None and len(caches) != len(self.blocks):
-            raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
         start = 0 if caches is None else len(caches[0])
-        check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
+        if not checked:
+            if caches is not None and len(caches) != len(self.blocks):
+                raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
+            check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
         x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
         for i, block in enumerate(self.blocks):
-            x = block(x, cache=None if caches is None else caches[i])
-        return self.lm_head(self.norm(x))  # (batch, seq, vocab)
+            x = block(x, cache=None if caches is None else caches[i], checked=True)
+        return self.lm_head(self.norm(x, checked=True))  # (batch, seq, vocab)
 
     @torch.no_grad()
     def generate(
@@ -141,7 +151,7 @@ class Llama(nn.Module):
             self,
             ids,
             max_new_tokens,
-            run=lambda new, caches: self(new, caches=caches),
+            run=lambda new, caches: self(new, caches=caches, checked=True),  # the prompt is checked once
             new_caches=self.new_caches,
             eos_id=eos_id,
             temperature=temperature,

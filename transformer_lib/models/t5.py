@@ -25,6 +25,7 @@ from ..generation import generate_from_source
 from ..layers import Embeddings
 from ..multihead import KVCache
 from ..tokens import BOS, PAD
+from ..validate import check_padding_mask, shape_str
 
 
 @dataclass
@@ -60,13 +61,26 @@ class T5(nn.Module):
         """The number of source token ids (the vocabulary the encoder and decoder share)."""
         return self.config.vocab_size
 
-    def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(
+        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None, *, checked: bool = False
+    ) -> torch.Tensor:
         """``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
 
         ``src_padding_mask``: ``(batch, seq_s)``, True at real tokens; ``None``: ``src != pad_id``.
+        Both are checked here, at the door, unless ``checked=True``; the encoder runs unchecked.
         """
-        x = self.embed(src, name="src")
-        return self.encoder(x, src != self.config.pad_id if src_padding_mask is None else src_padding_mask)
+        if not checked:
+            self.embed.check_ids(src, name="src")
+            check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
+        x = self.embed(src, name="src", checked=True)
+        mask = src != self.config.pad_id if src_padding_mask is None else src_padding_mask
+        return self.encoder(x, mask, checked=True)
+
+    def check_target(self, tgt_in: torch.Tensor, tgt_padding_mask: torch.Tensor | None = None, start: int = 0) -> None:
+        """The checks of :meth:`decode`'s target: ``tgt_in`` ``(batch, seq_t)`` ids of the vocabulary at
+        positions ``start ..`` within ``max_len``, and its padding mask."""
+        self.embed.check_ids(tgt_in, start, name="tgt_in")
+        check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
 
     def decode(
         self,
@@ -76,17 +90,22 @@ class T5(nn.Module):
         src_padding_mask: torch.Tensor | None = None,
         *,
         caches: list[KVCache] | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """``(batch, seq_t)`` decoder input ids -> ``(batch, seq_t, vocab)`` next-token logits.
 
         ``src_padding_mask`` masks the memory's padding (``None``: the source has none). Right-padded
         targets need no ``tgt_padding_mask``: the causal mask already keeps every real position from
         seeing the padding after it. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
-        the positions the caches have not seen.
+        the positions the caches have not seen. ``checked=True``: the caller has checked every input
+        (:meth:`forward` and generation do); otherwise the target, ``memory`` and the masks are checked.
         """
         start = 0 if caches is None else len(caches[0])
-        x = self.embed(tgt_in, start, name="tgt_in")
-        return self.lm_head(self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches))
+        if not checked:
+            self.check_target(tgt_in, tgt_padding_mask, start)
+        x = self.embed(tgt_in, start, name="tgt_in", checked=True)
+        x = self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches, checked=checked)
+        return self.lm_head(x)
 
     def forward(
         self,
@@ -100,9 +119,16 @@ class T5(nn.Module):
 
         ``src_padding_mask`` ``None``: ``src != pad_id``.
         """
+        if tgt_in.dim() == 2 and src.dim() == 2 and tgt_in.shape[0] != src.shape[0]:
+            raise ValueError(
+                f"src and tgt_in must have the same batch size, got {shape_str(src)} and {shape_str(tgt_in)}"
+            )
         if src_padding_mask is None:
             src_padding_mask = src != self.config.pad_id
-        return self.decode(tgt_in, self.encode(src, src_padding_mask), tgt_padding_mask, src_padding_mask)
+        memory = self.encode(src, src_padding_mask)  # checks src and its mask
+        self.check_target(tgt_in, tgt_padding_mask)
+        # every input is checked: the stack runs unchecked
+        return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask, checked=True)
 
     @torch.no_grad()
     def generate(

@@ -26,7 +26,7 @@ from ..generation import beam_search_from_source, generate_from_source
 from ..layers import Embeddings
 from ..multihead import KVCache, MultiHeadAttention
 from ..tokens import BOS, PAD
-from ..validate import check_bool_mask, check_rank, shape_str
+from ..validate import check_padding_mask, check_rank, shape_str
 
 
 @dataclass
@@ -50,14 +50,6 @@ class TransformerConfig:
     # One matrix for the source embedding, the target embedding and the output projection (section
     # 3.4 of the paper, with a vocabulary shared by both languages): needs src_vocab_size == tgt_vocab_size.
     tie_embeddings: bool = False
-
-
-def _check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor, layout: str) -> None:
-    if mask is None:
-        return
-    check_bool_mask(name, mask)
-    if mask.shape != ids.shape:
-        raise ValueError(f"{name} must have shape {layout} = {tuple(ids.shape)}, got {shape_str(mask)}")
 
 
 class Transformer(nn.Module):
@@ -89,14 +81,27 @@ class Transformer(nn.Module):
         """The number of source token ids."""
         return self.config.src_vocab_size
 
-    def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(
+        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None, *, checked: bool = False
+    ) -> torch.Tensor:
         """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
 
         ``src_padding_mask``: ``(batch, seq_s)``, True at real tokens; ``None``: ``src != pad_id``.
+        Both are checked here, at the door (the ids' values in eager mode off the meta device), unless
+        ``checked=True`` (generation checks ``src`` once); the encoder runs unchecked.
         """
-        x = self.src_embed(src, name="src")
-        _check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
-        return self.encoder(x, src != self.config.pad_id if src_padding_mask is None else src_padding_mask)
+        if not checked:
+            self.src_embed.check_ids(src, name="src")
+            check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
+        x = self.src_embed(src, name="src", checked=True)
+        mask = src != self.config.pad_id if src_padding_mask is None else src_padding_mask
+        return self.encoder(x, mask, checked=True)
+
+    def check_target(self, tgt_in: torch.Tensor, tgt_padding_mask: torch.Tensor | None = None, start: int = 0) -> None:
+        """The checks of :meth:`decode`'s target: ``tgt_in`` ``(batch, seq_t)`` ids of the vocabulary at
+        positions ``start ..`` within ``max_len``, and its padding mask."""
+        self.tgt_embed.check_ids(tgt_in, start, name="tgt_in")
+        check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
 
     def decode(
         self,
@@ -106,18 +111,22 @@ class Transformer(nn.Module):
         src_padding_mask: torch.Tensor | None = None,
         *,
         caches: list[KVCache] | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, seq_t)`` ids and memory ``(batch, seq_s, d_model)`` -> logits
         ``(batch, seq_t, tgt_vocab_size)``; position ``t`` predicts the token after ``tgt_in[:, :t+1]``.
 
         ``tgt_padding_mask`` ``(batch, seq_t)`` and ``src_padding_mask`` ``(batch, seq_s)``: True at real
         tokens, ``None``: no padding. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
-        the positions the caches have not seen.
+        the positions the caches have not seen. ``checked=True``: the caller has checked every input
+        (:meth:`forward` and generation do); otherwise the target, ``memory`` and the masks are checked.
         """
         start = 0 if caches is None else len(caches[0])
-        x = self.tgt_embed(tgt_in, start, name="tgt_in")
-        _check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
-        return self.lm_head(self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches))
+        if not checked:
+            self.check_target(tgt_in, tgt_padding_mask, start)
+        x = self.tgt_embed(tgt_in, start, name="tgt_in", checked=True)
+        x = self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches, checked=checked)
+        return self.lm_head(x)
 
     def forward(
         self,
@@ -143,8 +152,10 @@ class Transformer(nn.Module):
             )
         if src_padding_mask is None:
             src_padding_mask = src != self.config.pad_id
-        memory = self.encode(src, src_padding_mask)
-        return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask)
+        memory = self.encode(src, src_padding_mask)  # checks src and its mask
+        self.check_target(tgt_in, tgt_padding_mask)
+        # every input is checked: the stack runs unchecked
+        return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask, checked=True)
 
     @torch.no_grad()
     def generate(
