@@ -13,32 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 
 import torch
 
 import transformer_lib as tl
-from transformer_lib import validate
+from transformer_lib.cost import check_calls
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.objectives import causal_lm_shift, token_loss
-
-
-def check_calls(call) -> int:
-    """Run ``call`` and count the calls of :mod:`transformer_lib.validate`'s functions."""
-    calls = 0
-
-    def profile(frame, event, arg):
-        nonlocal calls
-        if event == "call" and frame.f_code.co_filename == validate.__file__:
-            calls += 1
-
-    sys.setprofile(profile)
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return calls
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
         alone.append(time.perf_counter() - start)
-    calls = check_calls(lambda: model(inputs))
+    calls = sum(check_calls(lambda: model(inputs)).values())
     with_check, without = statistics.median(checked), statistics.median(bare)
     print(
         f"GPT training step on {device} (batch {args.batch}, seq {args.seq}, d_model 64, {args.layers} layers), "

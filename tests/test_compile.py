@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import sys
-from collections import Counter
-
 import pytest
 import torch
 
 from transformer_lib import validate
+from transformer_lib.cost import check_calls
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
@@ -144,22 +142,6 @@ def test_every_model_runs_forward_and_backward_on_the_meta_device(cls):
     out.sum().backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]  # Bert's cls_head has none here
     assert len(grads) > 10 and all(g.device.type == "meta" for g in grads)
-
-
-def check_calls(call) -> Counter:
-    """Run ``call`` and count the calls of :mod:`transformer_lib.validate`'s functions, by name."""
-    calls: Counter = Counter()
-
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code.co_filename == validate.__file__:
-            calls[frame.f_code.co_name] += 1
-
-    sys.setprofile(profile)
-    try:
-        call()
-    finally:
-        sys.setprofile(None)
-    return calls
 
 
 # Measured: before the checks moved to the door, a 2-layer GPT's forward made 40 calls (108 with 6

@@ -52,34 +52,21 @@ class TransformerConfig:
     tie_embeddings: bool = False
 
 
-class Transformer(nn.Module):
-    """Encoder-decoder Transformer: ``forward(src, tgt_in, ...)`` returns next-token logits."""
+class EncoderDecoder(nn.Module):
+    """What every encoder-decoder of the library does, written once: :meth:`encode`, :meth:`decode`,
+    :meth:`forward`, :meth:`generate`, :meth:`beam_search`, :meth:`attention_maps` and
+    :meth:`parameter_counts`.
 
-    config_class = TransformerConfig
+    A subclass builds the parts and chooses their configuration: ``src_embed`` and ``tgt_embed``
+    (:class:`~transformer_lib.layers.Embeddings`; one module for both where the vocabulary is shared),
+    an :class:`~transformer_lib.blocks.Encoder`, a :class:`~transformer_lib.blocks.Decoder`, ``lm_head``
+    (``d_model`` -> one logit per target token), ``config`` (with ``pad_id``, ``bos_id`` and ``max_len``)
+    and ``src_vocab_size``. :class:`Transformer` (the 2017 paper) and
+    :class:`~transformer_lib.models.t5.T5` are two such configurations.
+    """
 
-    def __init__(self, config: TransformerConfig):
-        super().__init__()
-        self.config = c = config
-        self.src_embed = Embeddings(c.src_vocab_size, c.d_model, c.max_len, c.dropout)
-        self.tgt_embed = Embeddings(c.tgt_vocab_size, c.d_model, c.max_len, c.dropout)
-        sizes = (c.d_model, c.num_heads, c.d_ff, c.dropout)
-        self.encoder = Encoder(c.num_encoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
-        self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
-        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
-        if c.tie_embeddings:
-            if c.src_vocab_size != c.tgt_vocab_size:
-                raise ValueError(
-                    "tie_embeddings needs one vocabulary for source and target, got "
-                    f"src_vocab_size={c.src_vocab_size} and tgt_vocab_size={c.tgt_vocab_size}"
-                )
-            # The same Parameter in three places: one (vocab, d_model) matrix, trained by all three.
-            self.tgt_embed.token.weight = self.src_embed.token.weight
-            self.lm_head.weight = self.src_embed.token.weight
-
-    @property
-    def src_vocab_size(self) -> int:
-        """The number of source token ids."""
-        return self.config.src_vocab_size
+    src_embed: Embeddings
+    tgt_embed: Embeddings
 
     def encode(
         self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None, *, checked: bool = False
@@ -118,8 +105,10 @@ class Transformer(nn.Module):
 
         ``tgt_padding_mask`` ``(batch, seq_t)`` and ``src_padding_mask`` ``(batch, seq_s)``: True at real
         tokens, ``None``: no padding. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
-        the positions the caches have not seen. ``checked=True``: the caller has checked every input
-        (:meth:`forward` and generation do); otherwise the target, ``memory`` and the masks are checked.
+        the positions the caches have not seen. Right-padded targets need no ``tgt_padding_mask``: the
+        causal mask already keeps every real position from seeing the padding after it.
+        ``checked=True``: the caller has checked every input (:meth:`forward` and generation do);
+        otherwise the target, ``memory`` and the masks are checked.
         """
         start = 0 if caches is None else len(caches[0])
         if not checked:
@@ -275,6 +264,36 @@ class Transformer(nn.Module):
             counts[name] = sum(p.numel() for m in mods for p in m.parameters())
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
+
+
+class Transformer(EncoderDecoder):
+    """Encoder-decoder Transformer: ``forward(src, tgt_in, ...)`` returns next-token logits."""
+
+    config_class = TransformerConfig
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = c = config
+        self.src_embed = Embeddings(c.src_vocab_size, c.d_model, c.max_len, c.dropout)
+        self.tgt_embed = Embeddings(c.tgt_vocab_size, c.d_model, c.max_len, c.dropout)
+        sizes = (c.d_model, c.num_heads, c.d_ff, c.dropout)
+        self.encoder = Encoder(c.num_encoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
+        self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
+        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
+        if c.tie_embeddings:
+            if c.src_vocab_size != c.tgt_vocab_size:
+                raise ValueError(
+                    "tie_embeddings needs one vocabulary for source and target, got "
+                    f"src_vocab_size={c.src_vocab_size} and tgt_vocab_size={c.tgt_vocab_size}"
+                )
+            # The same Parameter in three places: one (vocab, d_model) matrix, trained by all three.
+            self.tgt_embed.token.weight = self.src_embed.token.weight
+            self.lm_head.weight = self.src_embed.token.weight
+
+    @property
+    def src_vocab_size(self) -> int:
+        """The number of source token ids."""
+        return self.config.src_vocab_size
 
 
 def exact_match(generated: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
