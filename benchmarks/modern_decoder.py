@@ -23,12 +23,8 @@ from transformer_lib.models.llama import Llama, LlamaConfig
 
 def cache_bytes(model: torch.nn.Module, ids: torch.Tensor) -> int:
     """Bytes of the KV caches after a forward pass over ``ids``."""
-    if isinstance(model, GPT):
-        caches = model.blocks.new_caches()
-        model.blocks(model.embed(ids), caches=caches)
-    else:
-        caches = model.new_caches()
-        model(ids, caches=caches)
+    caches = model.new_caches()
+    model(ids, caches=caches)
     return sum(c.nbytes for c in caches)
 
 

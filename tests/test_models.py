@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from transformer_lib.checkpoint import load_model, save_model
-from transformer_lib.generation import sample_next
+from transformer_lib.generation import CausalLM, sample_next
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
@@ -186,6 +186,20 @@ def test_encoder_decoders_ignore_source_padding(cls):
     memory = model.encode(src)
     assert memory.shape == (2, 6, 16)
     torch.testing.assert_close(model.decode(tgt, memory, None, src != PAD), model(src, tgt))
+
+
+@pytest.mark.parametrize("cls", DECODER_ONLY, ids=lambda c: c.__name__)
+def test_decoder_only_models_share_one_protocol_and_one_generate(cls):
+    assert cls.generate is CausalLM.generate
+    model = make(cls).eval()
+    x = ids(2, 7)
+    caches = model.new_caches()
+    with torch.no_grad():
+        parts = [model(x[:, :4], caches=caches), model(x[:, 4:], caches=caches)]
+        torch.testing.assert_close(torch.cat(parts, dim=1), model(x), atol=1e-5, rtol=1e-4)
+    assert len(caches) == len(model.new_caches()) and len(caches[0]) == 7
+    with pytest.raises(ValueError, match="caches must hold one KVCache per layer"):
+        model(x, caches=caches[:1] + caches)
 
 
 @pytest.mark.parametrize("cls", ENCODER_DECODERS, ids=lambda c: c.__name__)

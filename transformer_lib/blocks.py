@@ -33,6 +33,7 @@ from torch import nn
 
 from .layers import FeedForward, ResidualSublayer
 from .multihead import KVCache, MultiHeadAttention
+from .validate import check_caches
 
 _TORCH_ACTIVATIONS = {F.relu: "relu", F.gelu: "gelu"}
 
@@ -286,11 +287,6 @@ def _stack(
     return layers, nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
 
-def _check_caches(caches: list[KVCache] | None, layers: nn.ModuleList) -> None:
-    if caches is not None and len(caches) != len(layers):
-        raise ValueError(f"caches must hold one KVCache per layer ({len(layers)}), got {len(caches)}")
-
-
 class Encoder(nn.Module):
     """A stack of ``num_layers`` encoder blocks (plus a final LayerNorm when ``norm_first``)."""
 
@@ -359,7 +355,7 @@ class DecoderOnly(nn.Module):
         then ``x`` holds only the new positions. ``checked=True``: the caller has checked the inputs.
         """
         if not checked:
-            _check_caches(caches, self.layers)
+            check_caches(caches, len(self.layers))
             if len(self.layers):
                 self.layers[0].check_inputs(
                     x, key_padding_mask, is_causal=True, cache=None if caches is None else caches[0]
@@ -408,7 +404,7 @@ class Decoder(nn.Module):
         ``checked=True``: the caller has checked the inputs.
         """
         if not checked:
-            _check_caches(caches, self.layers)
+            check_caches(caches, len(self.layers))
             if len(self.layers):
                 cache = None if caches is None else caches[0]
                 self.layers[0].check_inputs(x, memory, tgt_padding_mask, src_padding_mask, cache=cache)

@@ -14,11 +14,12 @@ Inputs are checked once, before the loop (:func:`check_prompt`, :func:`check_sam
 the model with ``checked=True``, so the ids the model writes itself are never checked again, and a
 step reads nothing back from the device but the chosen tokens.
 
-The models' ``generate`` methods (``GPT.generate``, ``T5.generate``, ``Transformer.generate``) share
-one signature: ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None,
-generator=None, use_cache=True)``, implemented once for the decoder-only models
-(:func:`generate_from_prompt`) and once for the encoder-decoders (:func:`generate_from_source`).
-:func:`beam_search_from_source` keeps several candidates instead of one (``Transformer.beam_search``).
+The models' ``generate`` methods share one signature: ``generate(ids, max_new_tokens, eos_id=None,
+temperature=0.0, top_k=None, generator=None, use_cache=True)``, written once for the decoder-only
+models (:class:`CausalLM`, which ``GPT`` and ``Llama`` are, through :func:`generate_from_prompt`) and
+once for the encoder-decoders (``models.transformer.EncoderDecoder``, which ``Transformer`` and ``T5``
+are, through :func:`generate_from_source`). :func:`beam_search_from_source` keeps several candidates
+instead of one (``EncoderDecoder.beam_search``).
 """
 
 from __future__ import annotations
@@ -142,32 +143,32 @@ def generate_from_prompt(
     ids: torch.Tensor,
     max_new_tokens: int,
     *,
-    run: Callable[[torch.Tensor, list | None], torch.Tensor],
-    new_caches: Callable[[], list],
     eos_id: int | None,
     temperature: float,
     top_k: int | None,
     generator: torch.Generator | None,
     use_cache: bool,
 ) -> torch.Tensor:
-    """``generate`` of the decoder-only models (``GPT``, ``Llama``), which share this contract.
+    """``generate`` of the decoder-only models (:class:`CausalLM`: ``GPT``, ``Llama``).
 
-    ``run(new, caches)`` returns the logits ``(batch, seq, vocab)`` of ``new``: the positions after the
-    ones ``caches`` hold, or, with ``caches=None``, a whole sequence from position 0. ``new_caches()``
-    gives one empty cache per layer; ``model.config`` has ``vocab_size``, ``max_len`` and ``pad_id``.
-    With ``use_cache`` each step runs the newest token only. Beyond ``max_len`` tokens the model sees the
-    last ``max_len`` as a sliding window whose positions shift at every step, so the cache no longer
-    applies and each step runs the whole window. Returns ``(batch, seq + new)``.
+    ``model(new, caches=caches, checked=True)`` returns the logits ``(batch, seq, vocab)`` of ``new``:
+    the positions after the ones ``caches`` hold, or, with ``caches=None``, a whole sequence from
+    position 0. ``model.new_caches()`` gives one empty cache per layer; ``model.config`` has
+    ``vocab_size``, ``max_len`` and ``pad_id``. With ``use_cache`` each step runs the newest token only.
+    Beyond ``max_len`` tokens the model sees the last ``max_len`` as a sliding window whose positions
+    shift at every step, so the cache no longer applies and each step runs the whole window. Returns
+    ``(batch, seq + new)``.
     """
     c = model.config
     check_prompt("ids", ids, max_new_tokens, c.vocab_size)
-    caches = new_caches() if use_cache else None
+    caches = model.new_caches() if use_cache else None
 
     def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        # the prompt was checked once, at the door: the ids the model writes need no check
         if caches is not None and ids.shape[1] <= c.max_len:
             # the positions the caches do not hold yet: the whole prompt, then the newest token
-            return run(ids[:, len(caches[0]) :], caches)[:, -1]
-        return run(ids[:, -c.max_len :], None)[:, -1]
+            return model(ids[:, len(caches[0]) :], caches=caches, checked=True)[:, -1]
+        return model(ids[:, -c.max_len :], checked=True)[:, -1]
 
     return decode_loop(
         model,
@@ -180,6 +181,53 @@ def generate_from_prompt(
         top_k=top_k,
         generator=generator,
     )
+
+
+class CausalLM(nn.Module):
+    """A decoder-only language model: the protocol every one of the library's follows, and its
+    ``generate``, written once.
+
+    A subclass has ``config`` (``vocab_size``, ``max_len``, ``pad_id``), ``forward(ids, *, caches=None,
+    checked=False)`` returning ``(batch, seq, vocab)`` logits (with ``caches``, ``ids`` are the
+    positions after the cached ones) and ``new_caches()``, one empty
+    :class:`~transformer_lib.multihead.KVCache` per layer.
+    """
+
+    @torch.no_grad()
+    def generate(
+        self,
+        ids: torch.Tensor,
+        max_new_tokens: int,
+        eos_id: int | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
+        """Continue the prompts ``ids`` (``(batch, seq)``, all of the same length) one token at a time.
+
+        Stops after ``max_new_tokens`` tokens, or earlier once every sequence has produced
+        ``eos_id``; a finished sequence gets ``config.pad_id`` after its ``<eos>``. ``temperature``,
+        ``top_k`` and ``generator`` as in :func:`sample_next` (the default, 0, is greedy). Returns
+        ``(batch, seq + new)`` with ``new <= max_new_tokens``.
+
+        With ``use_cache`` each layer keeps the keys and values of the positions it has seen
+        (:class:`~transformer_lib.multihead.KVCache`), so a step processes only the newest token
+        instead of the whole sequence; the result is the same. Once the sequence is longer than
+        ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
+        shift at every step: the cache no longer applies and each step processes the whole window.
+        See :func:`generate_from_prompt`.
+        """
+        return generate_from_prompt(
+            self,
+            ids,
+            max_new_tokens,
+            eos_id=eos_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+            use_cache=use_cache,
+        )
 
 
 @torch.no_grad()

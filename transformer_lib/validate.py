@@ -148,6 +148,12 @@ def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], 
         raise ValueError(f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}")
 
 
+def check_caches(caches: list | None, layers: int) -> None:
+    """Raise ``ValueError`` unless ``caches`` is ``None`` or holds one KV cache per layer."""
+    if caches is not None and len(caches) != layers:
+        raise ValueError(f"caches must hold one KVCache per layer ({layers}), got {len(caches)}")
+
+
 def check_positions(name: str, seq: int, start: int, max_len: int) -> None:
     """Raise ``ValueError`` unless positions ``start .. start + seq - 1`` lie in ``[0, max_len)``."""
     if start < 0 or start + seq > max_len:

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..generation import generate_from_prompt
+from ..generation import CausalLM
 from ..layers import RMSNorm, SwiGLU
 from ..multihead import KVCache, MultiHeadAttention
 from ..rotary import RotaryEmbedding
 from ..tokens import PAD
-from ..validate import check_input_ids
+from ..validate import check_caches, check_input_ids
 
 
 @dataclass
@@ -89,8 +89,8 @@ class LlamaBlock(nn.Module):
         return x + self.dropout(self.ffn(self.ffn_norm(x, checked=True), checked=True))
 
 
-class Llama(nn.Module):
-    """Llama-like decoder-only language model."""
+class Llama(CausalLM):
+    """Llama-like decoder-only language model (``generate`` from :class:`~transformer_lib.generation.CausalLM`)."""
 
     config_class = LlamaConfig
 
@@ -119,43 +119,11 @@ class Llama(nn.Module):
         eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
         ``checked=True`` (generation passes it for the ids the model wrote); the blocks run unchecked.
         """
-        start = 0 if caches is None else len(caches[0])
+        start = 0 if not caches else len(caches[0])
         if not checked:
-            if caches is not None and len(caches) != len(self.blocks):
-                raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
+            check_caches(caches, len(self.blocks))
             check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
         x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
         for i, block in enumerate(self.blocks):
             x = block(x, cache=None if caches is None else caches[i], checked=True)
         return self.lm_head(self.norm(x, checked=True))  # (batch, seq, vocab)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        ids: torch.Tensor,
-        max_new_tokens: int,
-        eos_id: int | None = None,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-    ) -> torch.Tensor:
-        """Continue the prompts ``ids`` (``(batch, seq)``) one token at a time, as ``GPT.generate`` does
-        (same arguments; greedy at ``temperature=0``). Returns ``(batch, seq + new)``.
-
-        With ``use_cache`` each block keeps the rotated keys and the values of the positions it has
-        seen, ``num_kv_heads`` heads of them. Beyond ``max_len`` tokens the model sees the last
-        ``max_len`` as a sliding window, without the cache.
-        """
-        return generate_from_prompt(
-            self,
-            ids,
-            max_new_tokens,
-            run=lambda new, caches: self(new, caches=caches, checked=True),  # the prompt is checked once
-            new_caches=self.new_caches,
-            eos_id=eos_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-            use_cache=use_cache,
-        )
