@@ -139,6 +139,7 @@ bench: $(STAMP)
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/attention.py
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/attention_cost.py
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/input_checks.py
+	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/compiled_step.py
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/modern_decoder.py
 
 clean:

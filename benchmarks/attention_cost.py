@@ -39,13 +39,13 @@ def saved_bytes(lengths: list[int], d_model: int, heads: int) -> dict[str, list[
     return saved
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=256, help="tokens to generate")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     heads, d_model = 4, 64
     timed = cost.run_native(

@@ -23,16 +23,12 @@ from transformer_lib.models.llama import Llama, LlamaConfig
 
 def cache_bytes(model: torch.nn.Module, ids: torch.Tensor) -> int:
     """Bytes of the KV caches after a forward pass over ``ids``."""
-    if isinstance(model, GPT):
-        caches = model.blocks.new_caches()
-        model.blocks(model.embed(ids), caches=caches)
-    else:
-        caches = model.new_caches()
-        model(ids, caches=caches)
+    caches = model.new_caches()
+    model(ids, caches=caches)
     return sum(c.nbytes for c in caches)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--heads", type=int, default=8)
@@ -40,7 +36,7 @@ def main() -> None:
     parser.add_argument("--prompt", type=int, default=16)
     parser.add_argument("--steps", type=int, default=112)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     device = tl.get_device()
     d, h, n, vocab = args.d_model, args.heads, args.layers, 1024

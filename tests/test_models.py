@@ -11,14 +11,15 @@ import inspect
 
 import pytest
 import torch
+from torch import nn
 
 from transformer_lib.checkpoint import load_model, save_model
-from transformer_lib.generation import sample_next
+from transformer_lib.generation import CausalLM, sample_next
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
-from transformer_lib.models.transformer import Transformer, TransformerConfig
+from transformer_lib.models.transformer import EncoderDecoder, Transformer, TransformerConfig
 from transformer_lib.tokens import BOS, EOS, PAD
 
 V = 30
@@ -185,6 +186,42 @@ def test_encoder_decoders_ignore_source_padding(cls):
     memory = model.encode(src)
     assert memory.shape == (2, 6, 16)
     torch.testing.assert_close(model.decode(tgt, memory, None, src != PAD), model(src, tgt))
+
+
+@pytest.mark.parametrize("cls", DECODER_ONLY, ids=lambda c: c.__name__)
+def test_decoder_only_models_share_one_protocol_and_one_generate(cls):
+    assert cls.generate is CausalLM.generate
+    model = make(cls).eval()
+    x = ids(2, 7)
+    caches = model.new_caches()
+    with torch.no_grad():
+        parts = [model(x[:, :4], caches=caches), model(x[:, 4:], caches=caches)]
+        torch.testing.assert_close(torch.cat(parts, dim=1), model(x), atol=1e-5, rtol=1e-4)
+    assert len(caches) == len(model.new_caches()) and len(caches[0]) == 7
+    with pytest.raises(ValueError, match="caches must hold one KVCache per layer"):
+        model(x, caches=caches[:1] + caches)
+
+
+@pytest.mark.parametrize("cls", ENCODER_DECODERS, ids=lambda c: c.__name__)
+def test_encoder_decoders_share_every_method_and_beam_search(cls):
+    """T5 is the library's encoder-decoder in T5's configuration: every method of Transformer, written once."""
+    shared = {name for name in vars(EncoderDecoder) if not name.startswith("_")}
+    methods = {name for name in dir(Transformer) if callable(getattr(Transformer, name)) and not name.startswith("_")}
+    assert methods - set(dir(nn.Module)) - {"config_class"} <= shared
+    assert all(getattr(cls, name) is getattr(EncoderDecoder, name) for name in shared)
+    model = make(cls)
+    src = ids(2, 6)
+    greedy = model.generate(src, 8, eos_id=EOS)
+    torch.testing.assert_close(model.beam_search(src, 8, beam_size=1, eos_id=EOS, length_penalty=0.0), greedy)
+    assert model.beam_search(src, 8, beam_size=3, eos_id=EOS).shape[0] == 2
+    maps = model.attention_maps(src, ids(2, 5, 1))
+    assert [len(maps[k]) for k in ("encoder", "decoder_self", "cross")] == [
+        len(model.encoder.layers),
+        len(model.decoder.layers),
+        len(model.decoder.layers),
+    ]
+    counts = model.parameter_counts()
+    assert counts["total"] == sum(p.numel() for p in model.parameters())
 
 
 def test_encoder_decoders_stop_at_their_last_position():

@@ -17,6 +17,10 @@ Three stacks:
 * :class:`Decoder`: :class:`DecoderBlock` s, causal self-attention plus cross-attention to an
   encoder's output (the decoder of the 2017 Transformer and of T5).
 
+Checks, once: a block or stack called by a reader checks its inputs at its door (a stack checks what
+its first block receives; every block keeps the shape), then runs its parts with ``checked=True``,
+so a forward costs the same few checks however many layers it has.
+
 Blocks convert to and from torch's own layers (``from_torch`` / ``to_torch``), so a chapter checks
 the library against ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer`` in one line.
 """
@@ -29,6 +33,7 @@ from torch import nn
 
 from .layers import FeedForward, ResidualSublayer
 from .multihead import KVCache, MultiHeadAttention
+from .validate import check_caches
 
 _TORCH_ACTIVATIONS = {F.relu: "relu", F.gelu: "gelu"}
 
@@ -65,6 +70,7 @@ class EncoderBlock(nn.Module):
         *,
         is_causal: bool = False,
         cache: KVCache | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """Encode one layer.
 
@@ -74,14 +80,34 @@ class EncoderBlock(nn.Module):
                 ``(batch, cached + seq)``).
             is_causal: add the causal (subsequent) mask: self-attention that cannot see the future.
             cache: the self-attention's :class:`KVCache`, for generation one token at a time.
+            checked: the caller has checked these inputs (:meth:`check_inputs`), as the stacks do.
 
         Returns:
             ``(batch, seq, d_model)``.
         """
-        x = self.sublayer1(
-            x, lambda h: self.self_attn(h, key_padding_mask=key_padding_mask, is_causal=is_causal, cache=cache)[0]
-        )
-        return self.sublayer2(x, self.ffn)
+        if not checked:
+            self.check_inputs(x, key_padding_mask, is_causal=is_causal, cache=cache)
+
+        def attend(h: torch.Tensor) -> torch.Tensor:
+            return self.self_attn(h, key_padding_mask=key_padding_mask, is_causal=is_causal, cache=cache, checked=True)[
+                0
+            ]
+
+        x = self.sublayer1(x, attend, checked=True)
+        return self.sublayer2(x, lambda h: self.ffn(h, checked=True), checked=True)
+
+    def check_inputs(
+        self,
+        x: torch.Tensor,
+        key_padding_mask: torch.Tensor | None = None,
+        *,
+        is_causal: bool = False,
+        cache: KVCache | None = None,
+    ) -> None:
+        """The door of :meth:`forward` (same arguments): ``x`` as the first sublayer and the attention
+        see it; the rest of the block keeps its shape and dtype."""
+        self.sublayer1.check_input(x)
+        self.self_attn.check_inputs(x, None, None, key_padding_mask, is_causal, cache)
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer) -> EncoderBlock:
@@ -130,6 +156,7 @@ class DecoderBlock(nn.Module):
         src_padding_mask: torch.Tensor | None = None,
         *,
         cache: KVCache | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """Decode one layer.
 
@@ -140,15 +167,38 @@ class DecoderBlock(nn.Module):
                 ``(batch, cached + seq_t)``).
             src_padding_mask: ``(batch, seq_s)``, True at real source tokens.
             cache: the self-attention's :class:`KVCache`, for generation one token at a time.
+            checked: the caller has checked these inputs (:meth:`check_inputs`), as the stacks do.
 
         Returns:
             ``(batch, seq_t, d_model)``.
         """
-        x = self.sublayer1(
-            x, lambda h: self.self_attn(h, key_padding_mask=tgt_padding_mask, is_causal=True, cache=cache)[0]
-        )
-        x = self.sublayer2(x, lambda h: self.cross_attn(h, memory, key_padding_mask=src_padding_mask)[0])
-        return self.sublayer3(x, self.ffn)
+        if not checked:
+            self.check_inputs(x, memory, tgt_padding_mask, src_padding_mask, cache=cache)
+
+        def attend(h: torch.Tensor) -> torch.Tensor:
+            return self.self_attn(h, key_padding_mask=tgt_padding_mask, is_causal=True, cache=cache, checked=True)[0]
+
+        def attend_memory(h: torch.Tensor) -> torch.Tensor:
+            return self.cross_attn(h, memory, key_padding_mask=src_padding_mask, checked=True)[0]
+
+        x = self.sublayer1(x, attend, checked=True)
+        x = self.sublayer2(x, attend_memory, checked=True)
+        return self.sublayer3(x, lambda h: self.ffn(h, checked=True), checked=True)
+
+    def check_inputs(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_padding_mask: torch.Tensor | None = None,
+        src_padding_mask: torch.Tensor | None = None,
+        *,
+        cache: KVCache | None = None,
+    ) -> None:
+        """The door of :meth:`forward` (same arguments): ``x`` as the first sublayer and both attentions
+        see it, ``memory`` and the masks; the rest of the block keeps the shapes and dtypes."""
+        self.sublayer1.check_input(x)
+        self.self_attn.check_inputs(x, None, None, tgt_padding_mask, True, cache)
+        self.cross_attn.check_inputs(x, memory, None, src_padding_mask, False, None)
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer) -> DecoderBlock:
@@ -237,11 +287,6 @@ def _stack(
     return layers, nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
 
-def _check_caches(caches: list[KVCache] | None, layers: nn.ModuleList) -> None:
-    if caches is not None and len(caches) != len(layers):
-        raise ValueError(f"caches must hold one KVCache per layer ({len(layers)}), got {len(caches)}")
-
-
 class Encoder(nn.Module):
     """A stack of ``num_layers`` encoder blocks (plus a final LayerNorm when ``norm_first``)."""
 
@@ -260,10 +305,17 @@ class Encoder(nn.Module):
         sizes = (num_layers, d_model, num_heads, d_ff, dropout)
         self.layers, self.norm = _stack(EncoderBlock, *sizes, norm_first=norm_first, activation=activation)
 
-    def forward(self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``(batch, seq, d_model)`` and the ``(batch, seq)`` padding mask -> ``(batch, seq, d_model)``."""
+    def forward(
+        self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None, *, checked: bool = False
+    ) -> torch.Tensor:
+        """``(batch, seq, d_model)`` and the ``(batch, seq)`` padding mask -> ``(batch, seq, d_model)``.
+
+        ``checked=True``: the caller has checked the inputs (a model does, at its door).
+        """
+        if not checked and len(self.layers):
+            self.layers[0].check_inputs(x, key_padding_mask)
         for layer in self.layers:
-            x = layer(x, key_padding_mask)
+            x = layer(x, key_padding_mask, checked=True)
         return self.norm(x)
 
 
@@ -295,15 +347,22 @@ class DecoderOnly(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         *,
         caches: list[KVCache] | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``, every position seeing only its past.
 
         ``caches``: one :class:`KVCache` per layer, holding the keys and values of earlier positions;
-        then ``x`` holds only the new positions.
+        then ``x`` holds only the new positions. ``checked=True``: the caller has checked the inputs.
         """
-        _check_caches(caches, self.layers)
+        if not checked:
+            check_caches(caches, len(self.layers))
+            if len(self.layers):
+                self.layers[0].check_inputs(
+                    x, key_padding_mask, is_causal=True, cache=None if caches is None else caches[0]
+                )
         for i, layer in enumerate(self.layers):
-            x = layer(x, key_padding_mask, is_causal=True, cache=None if caches is None else caches[i])
+            cache = None if caches is None else caches[i]
+            x = layer(x, key_padding_mask, is_causal=True, cache=cache, checked=True)
         return self.norm(x)
 
     def new_caches(self) -> list[KVCache]:
@@ -337,14 +396,21 @@ class Decoder(nn.Module):
         src_padding_mask: torch.Tensor | None = None,
         *,
         caches: list[KVCache] | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """``(batch, seq_t, d_model)`` and memory ``(batch, seq_s, d_model)`` -> ``(batch, seq_t, d_model)``.
 
         ``caches``: one :class:`KVCache` per layer for the self-attention, as in :class:`DecoderOnly`.
+        ``checked=True``: the caller has checked the inputs.
         """
-        _check_caches(caches, self.layers)
+        if not checked:
+            check_caches(caches, len(self.layers))
+            if len(self.layers):
+                cache = None if caches is None else caches[0]
+                self.layers[0].check_inputs(x, memory, tgt_padding_mask, src_padding_mask, cache=cache)
         for i, layer in enumerate(self.layers):
-            x = layer(x, memory, tgt_padding_mask, src_padding_mask, cache=None if caches is None else caches[i])
+            cache = None if caches is None else caches[i]
+            x = layer(x, memory, tgt_padding_mask, src_padding_mask, cache=cache, checked=True)
         return self.norm(x)
 
     def new_caches(self) -> list[KVCache]:

@@ -7,6 +7,8 @@ Used by the chapter "What attention costs" and by ``benchmarks/attention_cost.py
   each storage once: a deterministic measure of training memory that does not depend on the
   allocator or on other processes.
 * :func:`loglog_slope` fits ``log y = slope * log x + c``: cost growing like ``n^p`` has slope ``p``.
+* :func:`check_calls` counts the input checks a call makes (:mod:`transformer_lib.validate`'s
+  functions), which a model makes once, at its door, not per layer.
 * :func:`attention_and_gru` builds the three layers the chapter compares, :func:`layer_times` and
   :func:`generation_speed` time them and a small language model.
 * :func:`run_native` runs one of those two timings in a fresh Python process with the machine's own
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,10 +38,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import numerics
+from . import numerics, validate
 from .device import get_device, set_seed
 from .models.gpt import GPT, GPTConfig
 from .multihead import MultiHeadAttention
+
+
+def check_calls(call: Callable[[], Any]) -> Counter:
+    """Run ``call()`` and count the calls of :mod:`transformer_lib.validate`'s functions, by name (a check
+    that calls another counts both), through Python's profiling hook."""
+    calls: Counter = Counter()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename == validate.__file__:
+            calls[frame.f_code.co_name] += 1
+
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return calls
 
 
 def _synchronize() -> None:

@@ -10,11 +10,16 @@ does the rest, the same way for every model:
 * a sequence that has produced ``eos_id`` gets ``pad_id`` afterwards, and the loop stops once every
   sequence has finished or after ``max_new_tokens`` tokens.
 
-The models' ``generate`` methods (``GPT.generate``, ``T5.generate``, ``Transformer.generate``) share
-one signature: ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None,
-generator=None, use_cache=True)``, implemented once for the decoder-only models
-(:func:`generate_from_prompt`) and once for the encoder-decoders (:func:`generate_from_source`).
-:func:`beam_search_from_source` keeps several candidates instead of one (``Transformer.beam_search``).
+Inputs are checked once, before the loop (:func:`check_prompt`, :func:`check_sampling`): the steps run
+the model with ``checked=True``, so the ids the model writes itself are never checked again, and a
+step reads nothing back from the device but the chosen tokens.
+
+The models' ``generate`` methods share one signature: ``generate(ids, max_new_tokens, eos_id=None,
+temperature=0.0, top_k=None, generator=None, use_cache=True)``, written once for the decoder-only
+models (:class:`CausalLM`, which ``GPT`` and ``Llama`` are, through :func:`generate_from_prompt`) and
+once for the encoder-decoders (``models.transformer.EncoderDecoder``, which ``Transformer`` and ``T5``
+are, through :func:`generate_from_source`). :func:`beam_search_from_source` keeps several candidates
+instead of one (``EncoderDecoder.beam_search``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .validate import check_id_range, check_rank, check_token_ids
+from .validate import check_id_range, check_positions, check_rank, check_token_ids
 
 
 def sample_next(
@@ -42,8 +47,23 @@ def sample_next(
     every device).
     """
     check_rank("logits", logits, 2, "(batch, vocab)")
+    check_sampling(temperature, top_k)
+    return pick_next(logits, temperature, top_k, generator)
+
+
+def check_sampling(temperature: float, top_k: int | None) -> None:
+    """The checks of :func:`sample_next`'s settings: ``temperature >= 0``, and ``top_k >= 1`` where it is
+    used (``temperature != 0``)."""
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature != 0 and top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+
+
+def pick_next(
+    logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None
+) -> torch.Tensor:
+    """:func:`sample_next` without its checks, for :func:`decode_loop`, which checks the settings once."""
     if temperature == 0:
         return logits.argmax(dim=-1)
     scaled = logits / temperature
@@ -54,8 +74,6 @@ def sample_next(
         scaled = torch.zeros_like(logits).masked_fill(logits < top, float("-inf"))
     logits = scaled
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
         kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     probs = torch.softmax(logits, dim=-1)
@@ -105,10 +123,12 @@ def decode_loop(
     Returns ``(batch, seq + new)`` with ``new <= max_new_tokens`` (fewer when every sequence has
     produced ``eos_id``).
     """
+    if max_new_tokens > 0:
+        check_sampling(temperature, top_k)
     done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
     with eval_mode(model):
         for _ in range(max_new_tokens):
-            nxt = sample_next(next_logits(ids), temperature, top_k, generator).masked_fill(done, pad_id)
+            nxt = pick_next(next_logits(ids), temperature, top_k, generator).masked_fill(done, pad_id)
             ids = torch.cat([ids, nxt[:, None]], dim=1)
             if eos_id is not None:
                 done |= nxt == eos_id
@@ -123,32 +143,32 @@ def generate_from_prompt(
     ids: torch.Tensor,
     max_new_tokens: int,
     *,
-    run: Callable[[torch.Tensor, list | None], torch.Tensor],
-    new_caches: Callable[[], list],
     eos_id: int | None,
     temperature: float,
     top_k: int | None,
     generator: torch.Generator | None,
     use_cache: bool,
 ) -> torch.Tensor:
-    """``generate`` of the decoder-only models (``GPT``, ``Llama``), which share this contract.
+    """``generate`` of the decoder-only models (:class:`CausalLM`: ``GPT``, ``Llama``).
 
-    ``run(new, caches)`` returns the logits ``(batch, seq, vocab)`` of ``new``: the positions after the
-    ones ``caches`` hold, or, with ``caches=None``, a whole sequence from position 0. ``new_caches()``
-    gives one empty cache per layer; ``model.config`` has ``vocab_size``, ``max_len`` and ``pad_id``.
-    With ``use_cache`` each step runs the newest token only. Beyond ``max_len`` tokens the model sees the
-    last ``max_len`` as a sliding window whose positions shift at every step, so the cache no longer
-    applies and each step runs the whole window. Returns ``(batch, seq + new)``.
+    ``model(new, caches=caches, checked=True)`` returns the logits ``(batch, seq, vocab)`` of ``new``:
+    the positions after the ones ``caches`` hold, or, with ``caches=None``, a whole sequence from
+    position 0. ``model.new_caches()`` gives one empty cache per layer; ``model.config`` has
+    ``vocab_size``, ``max_len`` and ``pad_id``. With ``use_cache`` each step runs the newest token only.
+    Beyond ``max_len`` tokens the model sees the last ``max_len`` as a sliding window whose positions
+    shift at every step, so the cache no longer applies and each step runs the whole window. Returns
+    ``(batch, seq + new)``.
     """
     c = model.config
     check_prompt("ids", ids, max_new_tokens, c.vocab_size)
-    caches = new_caches() if use_cache else None
+    caches = model.new_caches() if use_cache else None
 
     def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        # the prompt was checked once, at the door: the ids the model writes need no check
         if caches is not None and ids.shape[1] <= c.max_len:
             # the positions the caches do not hold yet: the whole prompt, then the newest token
-            return run(ids[:, len(caches[0]) :], caches)[:, -1]
-        return run(ids[:, -c.max_len :], None)[:, -1]
+            return model(ids[:, len(caches[0]) :], caches=caches, checked=True)[:, -1]
+        return model(ids[:, -c.max_len :], checked=True)[:, -1]
 
     return decode_loop(
         model,
@@ -161,6 +181,53 @@ def generate_from_prompt(
         top_k=top_k,
         generator=generator,
     )
+
+
+class CausalLM(nn.Module):
+    """A decoder-only language model: the protocol every one of the library's follows, and its
+    ``generate``, written once.
+
+    A subclass has ``config`` (``vocab_size``, ``max_len``, ``pad_id``), ``forward(ids, *, caches=None,
+    checked=False)`` returning ``(batch, seq, vocab)`` logits (with ``caches``, ``ids`` are the
+    positions after the cached ones) and ``new_caches()``, one empty
+    :class:`~transformer_lib.multihead.KVCache` per layer.
+    """
+
+    @torch.no_grad()
+    def generate(
+        self,
+        ids: torch.Tensor,
+        max_new_tokens: int,
+        eos_id: int | None = None,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
+        """Continue the prompts ``ids`` (``(batch, seq)``, all of the same length) one token at a time.
+
+        Stops after ``max_new_tokens`` tokens, or earlier once every sequence has produced
+        ``eos_id``; a finished sequence gets ``config.pad_id`` after its ``<eos>``. ``temperature``,
+        ``top_k`` and ``generator`` as in :func:`sample_next` (the default, 0, is greedy). Returns
+        ``(batch, seq + new)`` with ``new <= max_new_tokens``.
+
+        With ``use_cache`` each layer keeps the keys and values of the positions it has seen
+        (:class:`~transformer_lib.multihead.KVCache`), so a step processes only the newest token
+        instead of the whole sequence; the result is the same. Once the sequence is longer than
+        ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
+        shift at every step: the cache no longer applies and each step processes the whole window.
+        See :func:`generate_from_prompt`.
+        """
+        return generate_from_prompt(
+            self,
+            ids,
+            max_new_tokens,
+            eos_id=eos_id,
+            temperature=temperature,
+            top_k=top_k,
+            generator=generator,
+            use_cache=use_cache,
+        )
 
 
 @torch.no_grad()
@@ -177,8 +244,8 @@ def generate_from_source(
 ) -> torch.Tensor:
     """``generate`` of the encoder-decoder models (``Transformer``, ``T5``), which share this contract.
 
-    ``model`` has ``encode(src, src_padding_mask)``, ``decode(tgt_in, memory, tgt_padding_mask,
-    src_padding_mask, caches=...)``, a ``decoder`` with ``new_caches()``, ``src_vocab_size`` and a
+    ``model`` has ``encode(src, src_padding_mask, checked=...)``, ``decode(tgt_in, memory, tgt_padding_mask,
+    src_padding_mask, caches=..., checked=...)``, a ``decoder`` with ``new_caches()``, ``src_vocab_size`` and a
     config with ``pad_id``, ``bos_id`` and ``max_len``. The source is encoded once; the decoder starts
     from ``<bos>`` and, with ``use_cache``, processes only the newest token at each step. Generation stops at the
     ``max_len - 1``-th new token, the last position the decoder has. Returns ``(batch, 1 + new)`` ids
@@ -186,16 +253,18 @@ def generate_from_source(
     """
     c = model.config
     check_prompt("src", src, max_new_tokens, model.src_vocab_size)
+    check_positions("src", src.shape[1], 0, c.max_len)
     src_padding_mask = src != c.pad_id  # (batch, seq_s), True at real tokens
     caches = model.decoder.new_caches() if use_cache else None
     with eval_mode(model):
-        memory = model.encode(src, src_padding_mask)  # (batch, seq_s, d_model), computed once
+        # (batch, seq_s, d_model), computed once; src is checked, and every later input is the model's own
+        memory = model.encode(src, src_padding_mask, checked=True)
 
         def next_logits(out: torch.Tensor) -> torch.Tensor:
             if caches is None:
-                return model.decode(out, memory, None, src_padding_mask)[:, -1]
+                return model.decode(out, memory, None, src_padding_mask, checked=True)[:, -1]
             new = out[:, len(caches[0]) :]  # the tokens the caches have not seen
-            return model.decode(new, memory, None, src_padding_mask, caches=caches)[:, -1]
+            return model.decode(new, memory, None, src_padding_mask, caches=caches, checked=True)[:, -1]
 
         bos = torch.full((src.shape[0], 1), c.bos_id, dtype=torch.long, device=src.device)
         return decode_loop(
@@ -247,6 +316,7 @@ def beam_search_from_source(
         raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
     if length_penalty < 0:
         raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
+    check_positions("src", src.shape[1], 0, c.max_len)
     batch, k, device = src.shape[0], beam_size, src.device
     # row b * k + j holds beam j of source b
     src = src.repeat_interleave(k, dim=0)
@@ -255,7 +325,7 @@ def beam_search_from_source(
     with eval_mode(model):
         # (batch * k, seq_s, d_model): the beams of one source share its memory, so reordering beams
         # within a source never needs to move it
-        memory = model.encode(src, src_padding_mask)
+        memory = model.encode(src, src_padding_mask, checked=True)
         ids = torch.full((batch * k, 1), c.bos_id, dtype=torch.long, device=device)
         # (batch, k) log-probability of each beam; the k beams start identical, so only one is live
         scores = torch.full((batch, k), float("-inf"), device=device)
@@ -266,7 +336,8 @@ def beam_search_from_source(
         for _ in range(min(max_new_tokens, c.max_len - 1)):
             new = ids[:, len(caches[0]) :]
             # (batch * k, vocab)
-            log_probs = model.decode(new, memory, None, src_padding_mask, caches=caches)[:, -1].log_softmax(dim=-1)
+            logits = model.decode(new, memory, None, src_padding_mask, caches=caches, checked=True)
+            log_probs = logits[:, -1].log_softmax(dim=-1)
             vocab = log_probs.shape[-1]
             # a finished beam has one continuation, padding, which keeps its score
             log_probs[done] = float("-inf")

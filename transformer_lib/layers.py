@@ -1,6 +1,10 @@
 """The small layers a Transformer block is made of: residual + normalization, the position-wise
 feed-forward network, and the sinusoidal positional encoding; and the modern decoder's RMSNorm and
-SwiGLU feed-forward network."""
+SwiGLU feed-forward network.
+
+Every ``forward`` checks its inputs when a reader calls it; the library's own blocks pass
+``checked=True``, having checked the inputs once at their door (see :mod:`transformer_lib.validate`).
+"""
 
 from __future__ import annotations
 
@@ -37,13 +41,17 @@ class AddNorm(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.ln = nn.LayerNorm(normalized_shape)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``."""
-        check_same_shape("x", x, "y", y)
-        check_same_dtype("x", x, "the LayerNorm's weights", self.ln.weight)
-        shape = tuple(self.ln.normalized_shape)
-        if tuple(x.shape[x.dim() - len(shape) :]) != shape:
-            raise ValueError(f"x must end with the normalized shape {shape}, got {shape_str(x)}")
+    def forward(self, x: torch.Tensor, y: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``.
+
+        ``checked=True``: the caller has checked ``x`` and ``y`` (the library's blocks do).
+        """
+        if not checked:
+            check_same_shape("x", x, "y", y)
+            check_same_dtype("x", x, "the LayerNorm's weights", self.ln.weight)
+            shape = tuple(self.ln.normalized_shape)
+            if tuple(x.shape[x.dim() - len(shape) :]) != shape:
+                raise ValueError(f"x must end with the normalized shape {shape}, got {shape_str(x)}")
         return self.ln(x + self.dropout(y))
 
 
@@ -70,15 +78,29 @@ class ResidualSublayer(nn.Module):
         """The sublayer's LayerNorm (before ``f`` in pre-norm, after the addition in post-norm)."""
         return self.add_norm.ln
 
-    def forward(self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """Apply ``sublayer`` to ``x`` (``(batch, seq, d_model)``) with the residual and the norm."""
+    def check_input(self, x: torch.Tensor) -> None:
+        """The checks of ``x`` before the sublayer runs: its width (and, pre-norm, its dtype, which the
+        LayerNorm sees first)."""
         d_model = self.ln.normalized_shape[0]
         check_last_dim("x", x, d_model, f"(batch, seq, d_model={d_model})")
+        if self.norm_first:
+            check_same_dtype("x", x, "the LayerNorm's weights", self.ln.weight)
+
+    def forward(
+        self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor], *, checked: bool = False
+    ) -> torch.Tensor:
+        """Apply ``sublayer`` to ``x`` (``(batch, seq, d_model)``) with the residual and the norm.
+
+        ``checked=True``: the caller has checked ``x`` and trusts ``sublayer`` to keep its shape (the
+        library's blocks do); otherwise ``x`` and the sublayer's output are checked.
+        """
+        if not checked:
+            self.check_input(x)
         if not self.norm_first:
-            return self.add_norm(x, sublayer(x))
-        check_same_dtype("x", x, "the LayerNorm's weights", self.ln.weight)
+            return self.add_norm(x, sublayer(x), checked=checked)
         y = sublayer(self.ln(x))
-        check_same_shape("x", x, "the sublayer's output", y)
+        if not checked:
+            check_same_shape("x", x, "the sublayer's output", y)
         return x + self.add_norm.dropout(y)
 
 
@@ -105,10 +127,11 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.linear2 = nn.Linear(d_ff, d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(..., d_model)`` -> ``(..., d_model)``."""
-        check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
-        check_same_dtype("x", x, "the module's weights", self.linear1.weight)
+    def forward(self, x: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        """``(..., d_model)`` -> ``(..., d_model)``; ``checked=True``: the caller has checked ``x``."""
+        if not checked:
+            check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
+            check_same_dtype("x", x, "the module's weights", self.linear1.weight)
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
@@ -126,10 +149,16 @@ class RMSNorm(nn.Module):
         self.d_model, self.eps = d_model, eps
         self.weight = nn.Parameter(torch.ones(d_model))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def check_input(self, x: torch.Tensor) -> None:
+        """The checks of :meth:`forward`: ``x`` floating-point, ``(..., d_model)``, of the weight's dtype."""
         check_floating("x", x)
         check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
         check_same_dtype("x", x, "the module's weights", self.weight)
+
+    def forward(self, x: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        """``(..., d_model)`` -> same shape; ``checked=True``: the caller has checked ``x``."""
+        if not checked:
+            self.check_input(x)
         return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
@@ -151,9 +180,11 @@ class SwiGLU(nn.Module):
         self.w_down = nn.Linear(d_ff, d_model, bias=False)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
-        check_same_dtype("x", x, "the module's weights", self.w_gate.weight)
+    def forward(self, x: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        """``(..., d_model)`` -> same shape; ``checked=True``: the caller has checked ``x``."""
+        if not checked:
+            check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
+            check_same_dtype("x", x, "the module's weights", self.w_gate.weight)
         return self.w_down(self.dropout(nn.functional.silu(self.w_gate(x)) * self.w_up(x)))
 
 
@@ -218,10 +249,19 @@ class Embeddings(nn.Module):
         nn.init.normal_(self.token.weight, std=d_model**-0.5)
         self.position = PositionalEncoding(d_model, max_len, dropout)
 
-    def forward(self, ids: torch.Tensor, start: int = 0, *, name: str = "ids") -> torch.Tensor:
+    def check_ids(self, ids: torch.Tensor, start: int = 0, *, name: str = "ids") -> None:
+        """The checks of :meth:`forward`: ``(batch, seq)`` integer ids, positions ``start .. start + seq - 1``
+        within ``max_len``, every id in the vocabulary."""
+        check_input_ids(name, ids, self.token.num_embeddings, start, self.position.pe.shape[0])
+
+    def forward(self, ids: torch.Tensor, start: int = 0, *, name: str = "ids", checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``.
 
         ``name`` is the argument's name in error messages (a model passes ``"src"`` or ``"tgt_in"``).
+        The ids are checked (:func:`~transformer_lib.validate.check_input_ids`: their values too, in
+        eager mode) unless ``checked=True``: a model checks its ids at its door, and generation checks
+        the prompt once and never the ids the model wrote.
         """
-        check_input_ids(name, ids, self.token.num_embeddings, start, self.position.pe.shape[0])
+        if not checked:
+            self.check_ids(ids, start, name=name)
         return self.position.add(self.token(ids) * math.sqrt(self.d_model), start)

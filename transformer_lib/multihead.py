@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from .attention import attention_with_weights, fused_attention
-from .masks import combine_masks, key_mask_for_attention
 from .rotary import RotaryEmbedding
 from .validate import (
     check_bool_mask,
@@ -29,6 +28,14 @@ from .validate import (
     check_same_dtype,
     shape_str,
 )
+
+
+def _both(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    """Two checked boolean masks combined (:func:`~transformer_lib.masks.combine_masks` without its
+    checks): ``a & b``, or the one that is not ``None``."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a & b
 
 
 @dataclass
@@ -134,6 +141,8 @@ class MultiHeadAttention(nn.Module):
         is_causal: bool = False,
         need_weights: bool = False,
         cache: KVCache | None = None,
+        *,
+        checked: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` to ``memory`` (cross-attention) or to itself (self-attention).
 
@@ -152,11 +161,14 @@ class MultiHeadAttention(nn.Module):
                 are appended to it, and the queries attend to all of them. Then ``seq_k`` counts the
                 cached positions too (for ``attn_mask`` and ``key_padding_mask``), and ``is_causal``
                 lets query ``i`` (position ``len(cache) + i``) see keys up to its own position.
+            checked: the caller has checked these inputs (:meth:`check_inputs`); the library's blocks
+                pass ``True``, a reader's code leaves the default.
 
         Returns:
             ``(output, weights)``: ``(batch, seq_q, d_model)`` and the weights or ``None``.
         """
-        key_padding_mask = self._check(query, memory, attn_mask, key_padding_mask, is_causal, cache)
+        if not checked:
+            self.check_inputs(query, memory, attn_mask, key_padding_mask, is_causal, cache)
         memory = query if memory is None else memory
         past = 0 if cache is None else len(cache)
         seq_q, seq_k = query.shape[1], past + memory.shape[1]
@@ -174,12 +186,14 @@ class MultiHeadAttention(nn.Module):
             group = self.num_heads // self.num_kv_heads
             k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         p = self.dropout if self.training else 0.0
-        mask = combine_masks(attn_mask, key_padding_mask)
+        # (batch, seq_k) -> (batch, 1, 1, seq_k): every head and query of sequence b sees the same keys
+        key_mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
+        mask = _both(attn_mask, key_mask)
         if is_causal and (need_weights or mask is not None or past > 0):
             # The fused kernel's is_causal flag cannot be combined with another mask, nor offset by
             # the cached positions: build the mask. Query i sits at position past + i.
             causal = torch.ones(seq_q, seq_k, dtype=torch.bool, device=query.device).tril(diagonal=past)
-            mask, is_causal = combine_masks(mask, causal), False
+            mask, is_causal = _both(mask, causal), False
 
         if need_weights:
             out, weights = attention_with_weights(q, k, v, mask, p)
@@ -188,7 +202,7 @@ class MultiHeadAttention(nn.Module):
             weights = None
         return self.out_proj(self.merge_heads(out)), weights
 
-    def _check(
+    def check_inputs(
         self,
         query: torch.Tensor,
         memory: torch.Tensor | None,
@@ -196,9 +210,9 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: torch.Tensor | None,
         is_causal: bool,
         cache: KVCache | None,
-    ) -> torch.Tensor | None:
-        """The door of :meth:`forward`: every input checked once, the key padding mask returned reshaped
-        to ``(batch, 1, 1, seq_k)``."""
+    ) -> None:
+        """The door of :meth:`forward`: every input checked once (shapes and dtypes only, so it runs the
+        same under ``torch.compile`` and on the meta device). Arguments as in :meth:`forward`."""
         if cache is not None and memory is not None:
             raise ValueError("cache is for self-attention: pass memory=None with a cache")
         if self.rotary is not None and memory is not None:
@@ -228,14 +242,13 @@ class MultiHeadAttention(nn.Module):
         if is_causal and seq_q + past != seq_k:
             raise ValueError(f"is_causal needs seq_q == seq_k (self-attention), got {seq_q} and {seq_k}")
         if key_padding_mask is None:
-            return None
+            return
         check_bool_mask("key_padding_mask", key_padding_mask)
         if tuple(key_padding_mask.shape) != (batch, seq_k):
             raise ValueError(
                 f"key_padding_mask must have shape (batch, seq_k) = ({batch}, {seq_k}), "
                 f"got {shape_str(key_padding_mask)}"
             )
-        return key_mask_for_attention(key_padding_mask)
 
     @classmethod
     def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:

@@ -4,7 +4,15 @@ The public entry points of ``transformer_lib`` (the functions and the ``forward`
 reader calls) check their inputs with these once, at the door, before they compute anything, so that
 a student who passes a tensor of the wrong rank or dtype reads which argument was wrong, what was
 expected and what was received. Internal calls between the library's own modules, whose inputs the
-door has checked, go through unchecked kernels (e.g. :func:`~transformer_lib.attention.attention_with_weights`).
+door has checked, go unchecked: through kernels without checks (e.g.
+:func:`~transformer_lib.attention.attention_with_weights`), or with ``checked=True``, which every
+module's ``forward`` takes to mean "my caller has checked these inputs". A model's forward therefore
+costs a few checks, however deep the model, and generation checks the prompt once, never the ids
+the model writes itself.
+
+Checks of shapes and dtypes are Python comparisons of metadata: they cost nothing on the device and
+``torch.compile`` evaluates them while it traces. The one check that reads values,
+:func:`check_id_range`, steps aside where values cannot be read (see :func:`can_read_values`).
 """
 
 from __future__ import annotations
@@ -77,14 +85,25 @@ def check_token_ids(name: str, ids: object, layout: str = "(batch, seq)") -> Non
         raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
 
 
+def can_read_values(t: torch.Tensor) -> bool:
+    """Whether a check may read ``t``'s values: not while ``torch.compile`` traces (a Python ``if`` on a
+    value would break the graph, ``fullgraph=True`` would fail) and not on the meta device (a meta
+    tensor has a shape but no values)."""
+    return not torch.compiler.is_compiling() and t.device.type != "meta"
+
+
 def check_id_range(name: str, ids: torch.Tensor, vocab_size: int) -> None:
     """Raise ``ValueError`` unless every id lies in ``[0, vocab_size)``, naming the first one that does not.
 
     An id outside the table would make ``nn.Embedding`` fail inside its kernel; on a GPU that is a
     device-side assert which leaves the CUDA context unusable until the runtime restarts. The check costs
-    one reduction over ``ids`` (on a GPU, one wait for its result).
+    one reduction over ``ids`` (on a GPU, one wait for its result), once per call of a model.
+
+    It is skipped while ``torch.compile`` traces and on the meta device (:func:`can_read_values`): a
+    compiled model is not checked against its vocabulary, so check ids in eager mode before handing
+    them to one (``check_id_range("ids", ids, vocab_size)``).
     """
-    if ids.numel() == 0:
+    if ids.numel() == 0 or not can_read_values(ids):
         return
     low, high = torch.aminmax(ids)
     if low >= 0 and high < vocab_size:
@@ -106,6 +125,15 @@ def check_bool_mask(name: str, mask: torch.Tensor) -> None:
         )
 
 
+def check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor, layout: str) -> None:
+    """Raise ``ValueError`` unless ``mask`` is ``None`` or a boolean mask of ``ids``' shape ``layout``."""
+    if mask is None:
+        return
+    check_bool_mask(name, mask)
+    if mask.shape != ids.shape:
+        raise ValueError(f"{name} must have shape {layout} = {tuple(ids.shape)}, got {shape_str(mask)}")
+
+
 def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], layout: str) -> None:
     """Raise ``ValueError`` unless ``mask`` broadcasts to ``target`` without adding axes in front.
 
@@ -118,6 +146,12 @@ def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], 
     )
     if not ok:
         raise ValueError(f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}")
+
+
+def check_caches(caches: list | None, layers: int) -> None:
+    """Raise ``ValueError`` unless ``caches`` is ``None`` or holds one KV cache per layer."""
+    if caches is not None and len(caches) != layers:
+        raise ValueError(f"caches must hold one KVCache per layer ({layers}), got {len(caches)}")
 
 
 def check_positions(name: str, seq: int, start: int, max_len: int) -> None:

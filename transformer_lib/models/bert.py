@@ -56,8 +56,8 @@ class Bert(nn.Module):
 
     def encode(self, ids: torch.Tensor) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, d_model)`` contextual states (padding masked as keys)."""
-        x = self.embed(ids)  # checks ids: (batch, seq) integers, at most max_len positions
-        return self.encoder(x, ids != self.config.pad_id)  # padding mask: True at real tokens
+        x = self.embed(ids)  # the door: (batch, seq) integers of the vocabulary, at most max_len positions
+        return self.encoder(x, ids != self.config.pad_id, checked=True)  # padding mask: True at real tokens
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` masked-language-model logits at every position."""

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from ..blocks import DecoderOnly
-from ..generation import generate_from_prompt
+from ..generation import CausalLM
 from ..layers import Embeddings
 from ..multihead import KVCache
 from ..tokens import PAD
+from ..validate import check_caches
 
 
 @dataclass
@@ -35,8 +36,8 @@ class GPTConfig:
     pad_id: int = PAD
 
 
-class GPT(nn.Module):
-    """Decoder-only Transformer language model."""
+class GPT(CausalLM):
+    """Decoder-only Transformer language model (``generate`` from :class:`~transformer_lib.generation.CausalLM`)."""
 
     config_class = GPTConfig
 
@@ -47,48 +48,21 @@ class GPT(nn.Module):
         self.blocks = DecoderOnly(c.num_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits."""
-        return self.lm_head(self.blocks(self.embed(ids)))  # (batch, seq, vocab)
+    def new_caches(self) -> list[KVCache]:
+        """One empty :class:`~transformer_lib.multihead.KVCache` per layer, for :meth:`forward` with ``caches``."""
+        return self.blocks.new_caches()
 
-    @torch.no_grad()
-    def generate(
-        self,
-        ids: torch.Tensor,
-        max_new_tokens: int,
-        eos_id: int | None = None,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-    ) -> torch.Tensor:
-        """Continue the prompts ``ids`` (``(batch, seq)``, all of the same length) one token at a time.
+    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
+        """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
-        Stops after ``max_new_tokens`` tokens, or earlier once every sequence has produced
-        ``eos_id``; a finished sequence gets ``config.pad_id`` after its ``<eos>``. ``temperature``,
-        ``top_k`` and ``generator`` as in :func:`~transformer_lib.generation.sample_next` (the
-        default, 0, is greedy). Returns ``(batch, seq + new)`` with ``new <= max_new_tokens``.
-
-        With ``use_cache`` each layer keeps the keys and values of the positions it has seen
-        (:class:`~transformer_lib.multihead.KVCache`), so a step processes only the newest token
-        instead of the whole sequence; the result is the same. Once the sequence is longer than
-        ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
-        shift at every step: the cache no longer applies and each step processes the whole window.
+        With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: they are
+        embedded from position ``len(caches[0])``. The ids are checked here, at the door (the values
+        too, in eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
+        ``checked=True`` (generation passes it for the ids the model wrote); the stack runs unchecked.
         """
-
-        def run(new: torch.Tensor, caches: list[KVCache] | None) -> torch.Tensor:
-            start = 0 if caches is None else len(caches[0])
-            return self.lm_head(self.blocks(self.embed(new, start=start), caches=caches))
-
-        return generate_from_prompt(
-            self,
-            ids,
-            max_new_tokens,
-            run=run,
-            new_caches=self.blocks.new_caches,
-            eos_id=eos_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-            use_cache=use_cache,
-        )
+        start = 0 if not caches else len(caches[0])
+        if not checked:
+            check_caches(caches, len(self.blocks.layers))
+            self.embed.check_ids(ids, start)
+        x = self.embed(ids, start=start, checked=True)  # (batch, seq, d_model)
+        return self.lm_head(self.blocks(x, caches=caches, checked=True))  # (batch, seq, vocab)

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..generation import generate_from_prompt
+from ..generation import CausalLM
 from ..layers import RMSNorm, SwiGLU
 from ..multihead import KVCache, MultiHeadAttention
 from ..rotary import RotaryEmbedding
 from ..tokens import PAD
-from ..validate import check_input_ids
+from ..validate import check_caches, check_input_ids
 
 
 @dataclass
@@ -76,14 +76,21 @@ class LlamaBlock(nn.Module):
         self.ffn = SwiGLU(d_model, d_ff, dropout)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None) -> torch.Tensor:
-        """``x`` ``(batch, seq, d_model)``; with ``cache``, ``x`` holds only the positions it has not seen."""
-        x = x + self.dropout(self.attn(self.attn_norm(x), is_causal=True, cache=cache)[0])
-        return x + self.dropout(self.ffn(self.ffn_norm(x)))
+    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None, checked: bool = False) -> torch.Tensor:
+        """``x`` ``(batch, seq, d_model)``; with ``cache``, ``x`` holds only the positions it has not seen.
+
+        ``checked=True``: the caller has checked ``x`` (as :class:`Llama` does, once for all blocks).
+        """
+        if not checked:
+            self.attn_norm.check_input(x)
+            self.attn.check_inputs(x, None, None, None, True, cache)
+        h = self.attn(self.attn_norm(x, checked=True), is_causal=True, cache=cache, checked=True)[0]
+        x = x + self.dropout(h)
+        return x + self.dropout(self.ffn(self.ffn_norm(x, checked=True), checked=True))
 
 
-class Llama(nn.Module):
-    """Llama-like decoder-only language model."""
+class Llama(CausalLM):
+    """Llama-like decoder-only language model (``generate`` from :class:`~transformer_lib.generation.CausalLM`)."""
 
     config_class = LlamaConfig
 
@@ -104,48 +111,19 @@ class Llama(nn.Module):
         """One empty :class:`KVCache` per block, for :meth:`forward` with ``caches``."""
         return [KVCache() for _ in self.blocks]
 
-    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: their
-        rotations start at ``len(caches[0])``.
+        rotations start at ``len(caches[0])``. The ids are checked here, at the door (the values too, in
+        eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
+        ``checked=True`` (generation passes it for the ids the model wrote); the blocks run unchecked.
         """
-        if caches is not None and len(caches) != len(self.blocks):
-            raise ValueError(f"caches must hold one KVCache per block ({len(self.blocks)}), got {len(caches)}")
-        start = 0 if caches is None else len(caches[0])
-        check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
+        start = 0 if not caches else len(caches[0])
+        if not checked:
+            check_caches(caches, len(self.blocks))
+            check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
         x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
         for i, block in enumerate(self.blocks):
-            x = block(x, cache=None if caches is None else caches[i])
-        return self.lm_head(self.norm(x))  # (batch, seq, vocab)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        ids: torch.Tensor,
-        max_new_tokens: int,
-        eos_id: int | None = None,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-    ) -> torch.Tensor:
-        """Continue the prompts ``ids`` (``(batch, seq)``) one token at a time, as ``GPT.generate`` does
-        (same arguments; greedy at ``temperature=0``). Returns ``(batch, seq + new)``.
-
-        With ``use_cache`` each block keeps the rotated keys and the values of the positions it has
-        seen, ``num_kv_heads`` heads of them. Beyond ``max_len`` tokens the model sees the last
-        ``max_len`` as a sliding window, without the cache.
-        """
-        return generate_from_prompt(
-            self,
-            ids,
-            max_new_tokens,
-            run=lambda new, caches: self(new, caches=caches),
-            new_caches=self.new_caches,
-            eos_id=eos_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-            use_cache=use_cache,
-        )
+            x = block(x, cache=None if caches is None else caches[i], checked=True)
+        return self.lm_head(self.norm(x, checked=True))  # (batch, seq, vocab)

@@ -9,22 +9,23 @@ Three masks, one per attention (boolean, ``True`` = may attend):
 
 The encoder and decoder share one embedding table (as T5 does) and are the library's
 :class:`~transformer_lib.blocks.Encoder` and :class:`~transformer_lib.blocks.Decoder`, pre-norm with
-GELU (T5 uses relative position biases; we use the library's sinusoidal encoding). The model has the
-same methods, with the same arguments, as the 2017 :class:`~transformer_lib.models.transformer.Transformer`.
+GELU (T5 uses relative position biases; we use the library's sinusoidal encoding). These choices are
+all that T5 adds: its methods (``encode``, ``decode``, ``forward``, ``generate``, ``beam_search``,
+``attention_maps``, ``parameter_counts``) are those of the 2017
+:class:`~transformer_lib.models.transformer.Transformer`, written once in
+:class:`~transformer_lib.models.transformer.EncoderDecoder`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ..blocks import Decoder, Encoder
-from ..generation import generate_from_source
 from ..layers import Embeddings
-from ..multihead import KVCache
 from ..tokens import BOS, PAD
+from .transformer import EncoderDecoder
 
 
 @dataclass
@@ -41,8 +42,10 @@ class T5Config:
     bos_id: int = BOS  # the decoder's start token
 
 
-class T5(nn.Module):
-    """Encoder-decoder Transformer for sequence-to-sequence tasks."""
+class T5(EncoderDecoder):
+    """Encoder-decoder Transformer for sequence-to-sequence tasks, T5's configuration of
+    :class:`~transformer_lib.models.transformer.EncoderDecoder`: one embedding table for source and
+    target, pre-norm blocks with GELU. ``forward(src, tgt_in, ...)`` returns next-token logits."""
 
     config_class = T5Config
 
@@ -56,77 +59,16 @@ class T5(nn.Module):
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
 
     @property
+    def src_embed(self) -> Embeddings:
+        """The embedding of the source: the one table the encoder and the decoder share."""
+        return self.embed
+
+    @property
+    def tgt_embed(self) -> Embeddings:
+        """The embedding of the target: the same table as the source's."""
+        return self.embed
+
+    @property
     def src_vocab_size(self) -> int:
         """The number of source token ids (the vocabulary the encoder and decoder share)."""
         return self.config.vocab_size
-
-    def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
-
-        ``src_padding_mask``: ``(batch, seq_s)``, True at real tokens; ``None``: ``src != pad_id``.
-        """
-        x = self.embed(src, name="src")
-        return self.encoder(x, src != self.config.pad_id if src_padding_mask is None else src_padding_mask)
-
-    def decode(
-        self,
-        tgt_in: torch.Tensor,
-        memory: torch.Tensor,
-        tgt_padding_mask: torch.Tensor | None = None,
-        src_padding_mask: torch.Tensor | None = None,
-        *,
-        caches: list[KVCache] | None = None,
-    ) -> torch.Tensor:
-        """``(batch, seq_t)`` decoder input ids -> ``(batch, seq_t, vocab)`` next-token logits.
-
-        ``src_padding_mask`` masks the memory's padding (``None``: the source has none). Right-padded
-        targets need no ``tgt_padding_mask``: the causal mask already keeps every real position from
-        seeing the padding after it. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
-        the positions the caches have not seen.
-        """
-        start = 0 if caches is None else len(caches[0])
-        x = self.embed(tgt_in, start, name="tgt_in")
-        return self.lm_head(self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches))
-
-    def forward(
-        self,
-        src: torch.Tensor,
-        tgt_in: torch.Tensor,
-        src_padding_mask: torch.Tensor | None = None,
-        tgt_padding_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Teacher forcing: ``src`` ``(batch, seq_s)`` and ``tgt_in`` ``(batch, seq_t)`` (``<bos>`` + target
-        without its last token) -> ``(batch, seq_t, vocab)`` logits for the target.
-
-        ``src_padding_mask`` ``None``: ``src != pad_id``.
-        """
-        if src_padding_mask is None:
-            src_padding_mask = src != self.config.pad_id
-        return self.decode(tgt_in, self.encode(src, src_padding_mask), tgt_padding_mask, src_padding_mask)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        src: torch.Tensor,
-        max_new_tokens: int,
-        eos_id: int | None = None,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-    ) -> torch.Tensor:
-        """Write the output for ``src`` (``(batch, seq_s)``) one token at a time, starting from ``<bos>``.
-
-        See :func:`~transformer_lib.generation.generate_from_source`. Returns ``(batch, 1 + new)`` ids
-        beginning with ``<bos>``; a sequence that has produced ``eos_id`` gets ``pad_id`` afterwards.
-        """
-        return generate_from_source(
-            self,
-            src,
-            max_new_tokens,
-            eos_id=eos_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-            use_cache=use_cache,
-        )

@@ -26,7 +26,7 @@ from ..generation import beam_search_from_source, generate_from_source
 from ..layers import Embeddings
 from ..multihead import KVCache, MultiHeadAttention
 from ..tokens import BOS, PAD
-from ..validate import check_bool_mask, check_rank, shape_str
+from ..validate import check_padding_mask, check_rank, shape_str
 
 
 @dataclass
@@ -52,51 +52,43 @@ class TransformerConfig:
     tie_embeddings: bool = False
 
 
-def _check_padding_mask(name: str, mask: torch.Tensor | None, ids: torch.Tensor, layout: str) -> None:
-    if mask is None:
-        return
-    check_bool_mask(name, mask)
-    if mask.shape != ids.shape:
-        raise ValueError(f"{name} must have shape {layout} = {tuple(ids.shape)}, got {shape_str(mask)}")
+class EncoderDecoder(nn.Module):
+    """What every encoder-decoder of the library does, written once: :meth:`encode`, :meth:`decode`,
+    :meth:`forward`, :meth:`generate`, :meth:`beam_search`, :meth:`attention_maps` and
+    :meth:`parameter_counts`.
 
+    A subclass builds the parts and chooses their configuration: ``src_embed`` and ``tgt_embed``
+    (:class:`~transformer_lib.layers.Embeddings`; one module for both where the vocabulary is shared),
+    an :class:`~transformer_lib.blocks.Encoder`, a :class:`~transformer_lib.blocks.Decoder`, ``lm_head``
+    (``d_model`` -> one logit per target token), ``config`` (with ``pad_id``, ``bos_id`` and ``max_len``)
+    and ``src_vocab_size``. :class:`Transformer` (the 2017 paper) and
+    :class:`~transformer_lib.models.t5.T5` are two such configurations.
+    """
 
-class Transformer(nn.Module):
-    """Encoder-decoder Transformer: ``forward(src, tgt_in, ...)`` returns next-token logits."""
+    src_embed: Embeddings
+    tgt_embed: Embeddings
 
-    config_class = TransformerConfig
-
-    def __init__(self, config: TransformerConfig):
-        super().__init__()
-        self.config = c = config
-        self.src_embed = Embeddings(c.src_vocab_size, c.d_model, c.max_len, c.dropout)
-        self.tgt_embed = Embeddings(c.tgt_vocab_size, c.d_model, c.max_len, c.dropout)
-        sizes = (c.d_model, c.num_heads, c.d_ff, c.dropout)
-        self.encoder = Encoder(c.num_encoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
-        self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
-        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
-        if c.tie_embeddings:
-            if c.src_vocab_size != c.tgt_vocab_size:
-                raise ValueError(
-                    "tie_embeddings needs one vocabulary for source and target, got "
-                    f"src_vocab_size={c.src_vocab_size} and tgt_vocab_size={c.tgt_vocab_size}"
-                )
-            # The same Parameter in three places: one (vocab, d_model) matrix, trained by all three.
-            self.tgt_embed.token.weight = self.src_embed.token.weight
-            self.lm_head.weight = self.src_embed.token.weight
-
-    @property
-    def src_vocab_size(self) -> int:
-        """The number of source token ids."""
-        return self.config.src_vocab_size
-
-    def encode(self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def encode(
+        self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None, *, checked: bool = False
+    ) -> torch.Tensor:
         """``src`` ``(batch, seq_s)`` ids -> memory ``(batch, seq_s, d_model)``.
 
         ``src_padding_mask``: ``(batch, seq_s)``, True at real tokens; ``None``: ``src != pad_id``.
+        Both are checked here, at the door (the ids' values in eager mode off the meta device), unless
+        ``checked=True`` (generation checks ``src`` once); the encoder runs unchecked.
         """
-        x = self.src_embed(src, name="src")
-        _check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
-        return self.encoder(x, src != self.config.pad_id if src_padding_mask is None else src_padding_mask)
+        if not checked:
+            self.src_embed.check_ids(src, name="src")
+            check_padding_mask("src_padding_mask", src_padding_mask, src, "(batch, seq_s)")
+        x = self.src_embed(src, name="src", checked=True)
+        mask = src != self.config.pad_id if src_padding_mask is None else src_padding_mask
+        return self.encoder(x, mask, checked=True)
+
+    def check_target(self, tgt_in: torch.Tensor, tgt_padding_mask: torch.Tensor | None = None, start: int = 0) -> None:
+        """The checks of :meth:`decode`'s target: ``tgt_in`` ``(batch, seq_t)`` ids of the vocabulary at
+        positions ``start ..`` within ``max_len``, and its padding mask."""
+        self.tgt_embed.check_ids(tgt_in, start, name="tgt_in")
+        check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
 
     def decode(
         self,
@@ -106,18 +98,24 @@ class Transformer(nn.Module):
         src_padding_mask: torch.Tensor | None = None,
         *,
         caches: list[KVCache] | None = None,
+        checked: bool = False,
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, seq_t)`` ids and memory ``(batch, seq_s, d_model)`` -> logits
         ``(batch, seq_t, tgt_vocab_size)``; position ``t`` predicts the token after ``tgt_in[:, :t+1]``.
 
         ``tgt_padding_mask`` ``(batch, seq_t)`` and ``src_padding_mask`` ``(batch, seq_s)``: True at real
         tokens, ``None``: no padding. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
-        the positions the caches have not seen.
+        the positions the caches have not seen. Right-padded targets need no ``tgt_padding_mask``: the
+        causal mask already keeps every real position from seeing the padding after it.
+        ``checked=True``: the caller has checked every input (:meth:`forward` and generation do);
+        otherwise the target, ``memory`` and the masks are checked.
         """
         start = 0 if caches is None else len(caches[0])
-        x = self.tgt_embed(tgt_in, start, name="tgt_in")
-        _check_padding_mask("tgt_padding_mask", tgt_padding_mask, tgt_in, "(batch, seq_t)")
-        return self.lm_head(self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches))
+        if not checked:
+            self.check_target(tgt_in, tgt_padding_mask, start)
+        x = self.tgt_embed(tgt_in, start, name="tgt_in", checked=True)
+        x = self.decoder(x, memory, tgt_padding_mask, src_padding_mask, caches=caches, checked=checked)
+        return self.lm_head(x)
 
     def forward(
         self,
@@ -143,8 +141,10 @@ class Transformer(nn.Module):
             )
         if src_padding_mask is None:
             src_padding_mask = src != self.config.pad_id
-        memory = self.encode(src, src_padding_mask)
-        return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask)
+        memory = self.encode(src, src_padding_mask)  # checks src and its mask
+        self.check_target(tgt_in, tgt_padding_mask)
+        # every input is checked: the stack runs unchecked
+        return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask, checked=True)
 
     @torch.no_grad()
     def generate(
@@ -264,6 +264,36 @@ class Transformer(nn.Module):
             counts[name] = sum(p.numel() for m in mods for p in m.parameters())
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
+
+
+class Transformer(EncoderDecoder):
+    """Encoder-decoder Transformer: ``forward(src, tgt_in, ...)`` returns next-token logits."""
+
+    config_class = TransformerConfig
+
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = c = config
+        self.src_embed = Embeddings(c.src_vocab_size, c.d_model, c.max_len, c.dropout)
+        self.tgt_embed = Embeddings(c.tgt_vocab_size, c.d_model, c.max_len, c.dropout)
+        sizes = (c.d_model, c.num_heads, c.d_ff, c.dropout)
+        self.encoder = Encoder(c.num_encoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
+        self.decoder = Decoder(c.num_decoder_layers, *sizes, norm_first=c.norm_first, activation=c.activation)
+        self.lm_head = nn.Linear(c.d_model, c.tgt_vocab_size)  # d_model -> one logit per target token
+        if c.tie_embeddings:
+            if c.src_vocab_size != c.tgt_vocab_size:
+                raise ValueError(
+                    "tie_embeddings needs one vocabulary for source and target, got "
+                    f"src_vocab_size={c.src_vocab_size} and tgt_vocab_size={c.tgt_vocab_size}"
+                )
+            # The same Parameter in three places: one (vocab, d_model) matrix, trained by all three.
+            self.tgt_embed.token.weight = self.src_embed.token.weight
+            self.lm_head.weight = self.src_embed.token.weight
+
+    @property
+    def src_vocab_size(self) -> int:
+        """The number of source token ids."""
+        return self.config.src_vocab_size
 
 
 def exact_match(generated: torch.Tensor, tgt_out: torch.Tensor, pad_id: int = PAD) -> torch.Tensor:
