@@ -26,6 +26,8 @@ export $(CANONICAL)
 # The machine as it is (for timings and the robust run): none of the canonical settings, 2 threads.
 NATIVE := env $(foreach v,$(CANONICAL),-u $(v)) TRANSFORMER_LIB_NUMERICS=native OMP_NUM_THREADS=2
 ROBUST_OFFSET ?= 1000
+# pytest-xdist workers: every core, and at least 2 (each chapter is one process of one thread).
+JOBS ?= $(shell $(PYTHON) -c 'import os; print(max(2, os.cpu_count() or 2))')
 
 .PHONY: book book-zh translations pdf test execute robust drift aarch64 lint bench env student clean fuzz
 
@@ -68,7 +70,7 @@ pdf: $(STAMP)
 	$(BIN)/python scripts/build_pdf.py --site _build/html --out _build/pdf/transformer-book.pdf $(PDF_FLAGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 # The second pass stores what Jupyter shows: consecutive stream outputs merged and text overwritten by a
 # carriage return dropped, so a progress bar leaves its final state, not one line per refresh.
@@ -86,7 +88,7 @@ define robust_run
 	$(NATIVE) TRANSFORMER_LIB_STRICT_CHECKS=1 $(1)/python -m pytest $(ROBUST_BOOK) --nbval-lax -p no:cacheprovider -q
 	@echo "robust (b): canonical numerics, every seed shifted by $(ROBUST_OFFSET)"
 	TRANSFORMER_LIB_SEED_OFFSET=$(ROBUST_OFFSET) TRANSFORMER_LIB_STRICT_CHECKS=1 \
-		$(1)/python -m pytest $(ROBUST_BOOK) --nbval-lax -p no:cacheprovider -q -n 2 --dist loadfile
+		$(1)/python -m pytest $(ROBUST_BOOK) --nbval-lax -p no:cacheprovider -q -n $(JOBS) --dist loadfile
 endef
 
 robust: $(STAMP)

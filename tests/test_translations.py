@@ -378,8 +378,9 @@ def test_the_switch_keeps_the_section_being_read(browser, server):
             ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         assert 0 < box[1] < 100, "the switch is not on screen at the section"
-        page.mouse.click(*box)
-        page.wait_for_load_state("networkidle")
+        # the page is idle before the click: wait for the navigation the click starts, not the load state
+        with page.expect_navigation(wait_until="networkidle"):
+            page.mouse.click(*box)
         assert page.url == f"{server}/{other}.html#{section}", f"the switch went to {page.url}"
         top = page.evaluate(f"document.getElementById('{section}').getBoundingClientRect().top")
         assert abs(top) < 100, f"the other edition opened {top:.0f} px away from the section"
