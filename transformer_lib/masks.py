@@ -101,13 +101,22 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     out = present[0]
     for i, m in enumerate(present[1:], start=1):
         try:
-            out = out & m
+            out = and_masks(out, m)
         except RuntimeError as err:
             raise ValueError(
                 f"masks[{i}] with shape {shape_str(m)} does not broadcast with the masks before it "
                 f"(combined shape {shape_str(out)})"
             ) from err
     return out
+
+
+def and_masks(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    """:func:`combine_masks` of two masks without its checks, for callers that checked them at their
+    door (:class:`~transformer_lib.multihead.MultiHeadAttention`): ``a & b``, or the one that is not
+    ``None``."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a & b
 
 
 def to_additive(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .attention import attention_with_weights, fused_attention
+from .masks import and_masks
 from .rotary import RotaryEmbedding
 from .validate import (
     check_bool_mask,
@@ -28,14 +29,6 @@ from .validate import (
     check_same_dtype,
     shape_str,
 )
-
-
-def _both(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
-    """Two checked boolean masks combined (:func:`~transformer_lib.masks.combine_masks` without its
-    checks): ``a & b``, or the one that is not ``None``."""
-    if a is None or b is None:
-        return b if a is None else a
-    return a & b
 
 
 @dataclass
@@ -188,12 +181,12 @@ class MultiHeadAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         # (batch, seq_k) -> (batch, 1, 1, seq_k): every head and query of sequence b sees the same keys
         key_mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
-        mask = _both(attn_mask, key_mask)
+        mask = and_masks(attn_mask, key_mask)
         if is_causal and (need_weights or mask is not None or past > 0):
             # The fused kernel's is_causal flag cannot be combined with another mask, nor offset by
             # the cached positions: build the mask. Query i sits at position past + i.
             causal = torch.ones(seq_q, seq_k, dtype=torch.bool, device=query.device).tril(diagonal=past)
-            mask, is_causal = _both(mask, causal), False
+            mask, is_causal = and_masks(mask, causal), False
 
         if need_weights:
             out, weights = attention_with_weights(q, k, v, mask, p)
