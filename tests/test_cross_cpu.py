@@ -136,9 +136,7 @@ def chapter_modules() -> dict[str, set[str]]:
     import transformer_lib as tl
 
     used: dict[str, set[str]] = {}
-    for where, source in code_sources():
-        if not str(where).startswith("book"):
-            continue
+    for where, source in notebook_sources():
         tree = ast.parse(TransformerManager().transform_cell(source))
         direct: set[str] = set()
         for node in ast.walk(tree):
@@ -185,6 +183,11 @@ MKL_SQRT = re.compile(r"torch\.sqrt\(|\.sqrt\(\)|\.pow\(0\.5\)")
 def code_sources():
     for path in sorted((ROOT / "transformer_lib").rglob("*.py")):
         yield path.relative_to(ROOT), path.read_text()
+    yield from notebook_sources()
+
+
+def notebook_sources():
+    """``(where, source)`` of every code cell of every chapter."""
     for path in sorted((ROOT / "book").glob("*.ipynb")):
         cells = json.loads(path.read_text())["cells"]
         for i, cell in enumerate(cells):
