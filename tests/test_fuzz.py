@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import transformer_lib as tl
-from transformer_lib.generation import sample_next
 from transformer_lib.models.bert import Bert, BertConfig
+from transformer_lib.models.generation import sample_next
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config

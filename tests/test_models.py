@@ -13,14 +13,14 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_lib.checkpoint import load_model, save_model
-from transformer_lib.generation import CausalLM, sample_next
+from transformer_lib.data.tokens import BOS, EOS, PAD
 from transformer_lib.models.bert import Bert, BertConfig
+from transformer_lib.models.checkpoint import load_model, save_model
+from transformer_lib.models.generation import CausalLM, sample_next
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import EncoderDecoder, Transformer, TransformerConfig
-from transformer_lib.tokens import BOS, EOS, PAD
 
 V = 30
 SMALL = dict(d_model=16, num_heads=2, d_ff=32, max_len=12)

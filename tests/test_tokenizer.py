@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from transformer_lib.corpus import TopicGrammar
-from transformer_lib.tokenizer import SPECIALS, Tokenizer
-from transformer_lib.tokens import BOS, EOS, MASK, PAD, UNK
+from transformer_lib.data.corpus import TopicGrammar
+from transformer_lib.data.tokenizer import SPECIALS, Tokenizer
+from transformer_lib.data.tokens import BOS, EOS, MASK, PAD, UNK
 
 
 def test_specials_come_first_and_round_trip():

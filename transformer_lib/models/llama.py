@@ -8,11 +8,11 @@
 It is the GPT-like model of :mod:`~transformer_lib.models.gpt` with the four changes that decoders
 made after 2020, each a library module:
 
-* :class:`~transformer_lib.layers.RMSNorm` instead of LayerNorm (no mean, no bias);
-* rotary position embeddings (:mod:`~transformer_lib.rotary`) inside attention instead of a position
+* :class:`~transformer_lib.nn.layers.RMSNorm` instead of LayerNorm (no mean, no bias);
+* rotary position embeddings (:mod:`~transformer_lib.nn.rotary`) inside attention instead of a position
   vector added to the token embedding, so ``embed`` is a plain ``nn.Embedding``;
-* the :class:`~transformer_lib.layers.SwiGLU` feed-forward network instead of GELU;
-* grouped-query attention, :class:`~transformer_lib.multihead.MultiHeadAttention` with
+* the :class:`~transformer_lib.nn.layers.SwiGLU` feed-forward network instead of GELU;
+* grouped-query attention, :class:`~transformer_lib.nn.multihead.MultiHeadAttention` with
   ``num_kv_heads < num_heads``: the KV cache shrinks by ``num_heads / num_kv_heads``;
 
 and no biases in any linear map. Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``;
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..generation import CausalLM
-from ..layers import RMSNorm, SwiGLU
-from ..multihead import KVCache, MultiHeadAttention
-from ..rotary import RotaryEmbedding
-from ..tokens import PAD
-from ..validate import check_caches, check_input_ids
+from .._validate import check_caches, check_input_ids
+from ..data.tokens import PAD
+from ..nn.layers import RMSNorm, SwiGLU
+from ..nn.multihead import KVCache, MultiHeadAttention
+from ..nn.rotary import RotaryEmbedding
+from .generation import CausalLM
 
 
 @dataclass
@@ -90,7 +90,7 @@ class LlamaBlock(nn.Module):
 
 
 class Llama(CausalLM):
-    """Llama-like decoder-only language model (``generate`` from :class:`~transformer_lib.generation.CausalLM`)."""
+    """Llama-like decoder-only language model (``generate`` from :class:`~.generation.CausalLM`)."""
 
     config_class = LlamaConfig
 
@@ -116,7 +116,7 @@ class Llama(CausalLM):
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: their
         rotations start at ``len(caches[0])``. The ids are checked here, at the door (the values too, in
-        eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
+        eager mode off the meta device: :func:`~transformer_lib._validate.check_id_range`), unless
         ``checked=True`` (generation passes it for the ids the model wrote); the blocks run unchecked.
         """
         start = 0 if not caches else len(caches[0])

@@ -4,9 +4,9 @@
                                                ▼
     tgt_in ids ──Embeddings──Decoder (masked self-attn, cross-attn, FFN) ──Linear── logits
 
-Every part comes from the library: :class:`~transformer_lib.layers.Embeddings` (scaled token
-embedding + sinusoidal encoding), :class:`~transformer_lib.blocks.Encoder` and
-:class:`~transformer_lib.blocks.Decoder`. This file only wires them and adds the output projection.
+Every part comes from the library: :class:`~transformer_lib.nn.layers.Embeddings` (scaled token
+embedding + sinusoidal encoding), :class:`~transformer_lib.nn.blocks.Encoder` and
+:class:`~transformer_lib.nn.blocks.Decoder`. This file only wires them and adds the output projection.
 
 **Mask convention**: boolean, ``True`` = may be attended to. Padding masks are ``(batch, seq)`` with
 ``True`` at real tokens. The decoder's causal mask is built inside the decoder blocks.
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..blocks import Decoder, Encoder
-from ..generation import beam_search_from_source, generate_from_source
-from ..layers import Embeddings
-from ..multihead import KVCache, MultiHeadAttention
-from ..tokens import BOS, PAD
-from ..validate import check_padding_mask, check_rank, shape_str
+from .._validate import check_padding_mask, check_rank, shape_str
+from ..data.tokens import BOS, PAD
+from ..nn.blocks import Decoder, Encoder
+from ..nn.layers import Embeddings
+from ..nn.multihead import KVCache, MultiHeadAttention
+from .generation import beam_search_from_source, generate_from_source
 
 
 @dataclass
@@ -58,8 +58,8 @@ class EncoderDecoder(nn.Module):
     :meth:`parameter_counts`.
 
     A subclass builds the parts and chooses their configuration: ``src_embed`` and ``tgt_embed``
-    (:class:`~transformer_lib.layers.Embeddings`; one module for both where the vocabulary is shared),
-    an :class:`~transformer_lib.blocks.Encoder`, a :class:`~transformer_lib.blocks.Decoder`, ``lm_head``
+    (:class:`~transformer_lib.nn.layers.Embeddings`; one module for both where the vocabulary is shared),
+    an :class:`~transformer_lib.nn.blocks.Encoder`, a :class:`~transformer_lib.nn.blocks.Decoder`, ``lm_head``
     (``d_model`` -> one logit per target token), ``config`` (with ``pad_id``, ``bos_id`` and ``max_len``)
     and ``src_vocab_size``. :class:`Transformer` (the 2017 paper) and
     :class:`~transformer_lib.models.t5.T5` are two such configurations.
@@ -163,7 +163,7 @@ class EncoderDecoder(nn.Module):
         generated token, on the newest token alone with ``use_cache``. At ``temperature=0`` (the
         default) each token is the most likely one: greedy decoding. A sequence that has produced
         ``eos_id`` gets ``pad_id`` afterwards; the loop stops when every sequence has finished or
-        after ``max_new_tokens`` new tokens (see :func:`~transformer_lib.generation.generate_from_source`).
+        after ``max_new_tokens`` new tokens (see :func:`~transformer_lib.models.generation.generate_from_source`).
 
         Returns:
             ``(batch, 1 + new)`` ids starting with ``bos_id``; ``new <= max_new_tokens``.
@@ -190,7 +190,7 @@ class EncoderDecoder(nn.Module):
     ) -> torch.Tensor:
         """The most likely output for ``src`` (``(batch, seq_s)``) among ``beam_size`` candidates kept at
         every step, instead of :meth:`generate`'s single greedy one; the paper used ``beam_size=4`` and
-        ``length_penalty=0.6``. See :func:`~transformer_lib.generation.beam_search_from_source`.
+        ``length_penalty=0.6``. See :func:`~transformer_lib.models.generation.beam_search_from_source`.
 
         Returns:
             ``(batch, 1 + new)`` ids starting with ``bos_id``, ``pad_id`` after ``eos_id``.

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_caches
 from .layers import FeedForward, ResidualSublayer
 from .multihead import KVCache, MultiHeadAttention
-from .validate import check_caches
 
 _TORCH_ACTIVATIONS = {F.relu: "relu", F.gelu: "gelu"}
 

@@ -16,7 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from .tokens import EOS
 
-SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", "<mask>"]  # ids 0..4, the layout of transformer_lib.tokens
+SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", "<mask>"]  # ids 0..4, the layout of transformer_lib.data.tokens
 
 
 def topics() -> dict[str, str]:

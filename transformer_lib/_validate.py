@@ -5,7 +5,7 @@ reader calls) check their inputs with these once, at the door, before they compu
 a student who passes a tensor of the wrong rank or dtype reads which argument was wrong, what was
 expected and what was received. Internal calls between the library's own modules, whose inputs the
 door has checked, go unchecked: through kernels without checks (e.g.
-:func:`~transformer_lib.attention.attention_with_weights`), or with ``checked=True``, which every
+:func:`~transformer_lib.nn.attention.attention_with_weights`), or with ``checked=True``, which every
 module's ``forward`` takes to mean "my caller has checked these inputs". A model's forward therefore
 costs a few checks, however deep the model, and generation checks the prompt once, never the ids
 the model writes itself.

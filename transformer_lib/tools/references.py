@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import scaled_dot_product_attention
-from .masks import padding_mask_from_ids, subsequent_mask
+from ..nn.attention import scaled_dot_product_attention
+from ..nn.masks import padding_mask_from_ids, subsequent_mask
 
 # Chapter 3 -------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .validate import check_id_range, check_positions, check_rank, check_token_ids
+from .._validate import check_id_range, check_positions, check_rank, check_token_ids
 
 
 def sample_next(
@@ -190,7 +190,7 @@ class CausalLM(nn.Module):
     A subclass has ``config`` (``vocab_size``, ``max_len``, ``pad_id``), ``forward(ids, *, caches=None,
     checked=False)`` returning ``(batch, seq, vocab)`` logits (with ``caches``, ``ids`` are the
     positions after the cached ones) and ``new_caches()``, one empty
-    :class:`~transformer_lib.multihead.KVCache` per layer.
+    :class:`~transformer_lib.nn.multihead.KVCache` per layer.
     """
 
     @torch.no_grad()
@@ -212,7 +212,7 @@ class CausalLM(nn.Module):
         ``(batch, seq + new)`` with ``new <= max_new_tokens``.
 
         With ``use_cache`` each layer keeps the keys and values of the positions it has seen
-        (:class:`~transformer_lib.multihead.KVCache`), so a step processes only the newest token
+        (:class:`~transformer_lib.nn.multihead.KVCache`), so a step processes only the newest token
         instead of the whole sequence; the result is the same. Once the sequence is longer than
         ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
         shift at every step: the cache no longer applies and each step processes the whole window.

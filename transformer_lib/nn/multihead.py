@@ -3,10 +3,10 @@
 With ``num_kv_heads < num_heads`` it is grouped-query attention (Ainslie et al., 2023): each key/value
 head serves ``num_heads / num_kv_heads`` query heads, and a KV cache holds only ``num_kv_heads`` heads
 (``num_kv_heads=1`` is multi-query attention, Shazeer 2019). With a ``rotary`` embedding, queries and
-keys are rotated by their positions (:mod:`transformer_lib.rotary`).
+keys are rotated by their positions (:mod:`transformer_lib.nn.rotary`).
 
 **Mask convention**: boolean, ``True`` = may attend, for both ``attn_mask`` and
-``key_padding_mask`` (the opposite of ``nn.MultiheadAttention``, see :mod:`transformer_lib.masks`).
+``key_padding_mask`` (the opposite of ``nn.MultiheadAttention``, see :mod:`transformer_lib.nn.masks`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .attention import attention_with_weights, fused_attention
-from .masks import and_masks
-from .rotary import RotaryEmbedding
-from .validate import (
+from .._validate import (
     check_bool_mask,
     check_broadcastable,
     check_floating,
@@ -29,6 +26,9 @@ from .validate import (
     check_same_dtype,
     shape_str,
 )
+from .attention import attention_with_weights, fused_attention
+from .masks import and_masks
+from .rotary import RotaryEmbedding
 
 
 @dataclass
@@ -76,7 +76,7 @@ class MultiHeadAttention(nn.Module):
         num_kv_heads: number of key/value heads, a divisor of ``num_heads`` (``None``: ``num_heads``,
             ordinary multi-head attention). ``k_proj`` and ``v_proj`` then map ``d_model`` to
             ``num_kv_heads * d_k``.
-        rotary: a :class:`~transformer_lib.rotary.RotaryEmbedding` of width ``d_k`` (self-attention
+        rotary: a :class:`~transformer_lib.nn.rotary.RotaryEmbedding` of width ``d_k`` (self-attention
             only): queries and keys are rotated by their positions, cached keys at their own.
     """
 

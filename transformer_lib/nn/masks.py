@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .validate import check_bool_mask, check_rank, check_token_ids, shape_str
+from .._validate import check_bool_mask, check_rank, check_token_ids, shape_str
 
 
 def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
@@ -112,7 +112,7 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
 
 def and_masks(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
     """:func:`combine_masks` of two masks without its checks, for callers that checked them at their
-    door (:class:`~transformer_lib.multihead.MultiHeadAttention`): ``a & b``, or the one that is not
+    door (:class:`~transformer_lib.nn.multihead.MultiHeadAttention`): ``a & b``, or the one that is not
     ``None``."""
     if a is None or b is None:
         return b if a is None else a

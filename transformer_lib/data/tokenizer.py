@@ -2,7 +2,7 @@
 
 Text is split on whitespace (``level="word"``) or into characters (``level="char"``); every piece is
 looked up in the vocabulary, unknown pieces become ``<unk>``. The special tokens come first, in the
-library's one layout (:mod:`transformer_lib.tokens`), so their ids are the same for every vocabulary:
+library's one layout (:mod:`transformer_lib.data.tokens`), so their ids are the same for every vocabulary:
 
 * ``<pad>`` (``PAD = 0``) fills sequences up to the length of the longest in a batch;
 * ``<bos>`` (``BOS = 1``) begins a sequence (the decoder's start token; BERT's ``[CLS]`` plays this role);
