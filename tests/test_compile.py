@@ -120,7 +120,7 @@ def test_generation_step_compiles_without_graph_breaks(cls):
         expected = step(new, prefilled_caches(model, step, prompt))
         out = torch.compile(step, fullgraph=True, backend="eager")(new, caches)
     torch.testing.assert_close(out, expected)
-    assert len(caches[0]) == 5, "the compiled step appended the new token to the caches"
+    assert caches.seq_len == 5, "the compiled step appended the new token to the caches"
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)

@@ -64,13 +64,14 @@ from .nn.masks import (
     to_additive,
     to_torch_mha,
 )
-from .nn.multihead import KVCache, MultiHeadAttention
+from .nn.multihead import Caches, KVCache, MultiHeadAttention
 from .tools.glue import glue
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AddNorm",
+    "Caches",
     "Decoder",
     "DecoderBlock",
     "DecoderOnly",

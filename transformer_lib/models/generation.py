@@ -14,12 +14,12 @@ Inputs are checked once, before the loop (:func:`check_prompt`, :func:`check_sam
 the model with ``checked=True``, so the ids the model writes itself are never checked again, and a
 step reads nothing back from the device but the chosen tokens.
 
-The models' ``generate`` methods share one signature: ``generate(ids, max_new_tokens, eos_id=None,
-temperature=0.0, top_k=None, generator=None, use_cache=True)``, written once for the decoder-only
-models (:class:`CausalLM`, which ``GPT`` and ``Llama`` are, through :func:`generate_from_prompt`) and
-once for the encoder-decoders (``models.transformer.EncoderDecoder``, which ``Transformer`` and ``T5``
-are, through :func:`generate_from_source`). :func:`beam_search_from_source` keeps several candidates
-instead of one (``EncoderDecoder.beam_search``).
+Every model that generates gets ``generate`` and ``beam_search`` from one class, :class:`Generates`,
+with one signature: ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None,
+generator=None, use_cache=True)``. A model says only how to start (check its inputs; an
+encoder-decoder also encodes its source) and how to score the next token: once for the decoder-only
+models (:class:`CausalLM`, which ``GPT`` and ``Llama`` are) and once for the encoder-decoders
+(``models.transformer.EncoderDecoder``, which ``Transformer`` and ``T5`` are).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .._validate import check_id_range, check_positions, check_rank, check_token_ids
+from .._validate import check_id_range, check_rank, check_token_ids
+from ..nn.multihead import Caches
 
 
 def sample_next(
@@ -137,61 +138,40 @@ def decode_loop(
     return ids
 
 
-@torch.no_grad()
-def generate_from_prompt(
-    model: nn.Module,
-    ids: torch.Tensor,
-    max_new_tokens: int,
-    *,
-    eos_id: int | None,
-    temperature: float,
-    top_k: int | None,
-    generator: torch.Generator | None,
-    use_cache: bool,
-) -> torch.Tensor:
-    """``generate`` of the decoder-only models (:class:`CausalLM`: ``GPT``, ``Llama``).
+def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The length normalisation of Wu et al. (2016), ``((5 + length) / 6) ** alpha``, that a beam's
+    log-probability is divided by: the sum of log-probabilities only falls as a sequence grows, so
+    without it (``alpha=0``) beam search prefers short outputs."""
+    return ((5.0 + lengths) / 6.0) ** alpha
 
-    ``model(new, caches=caches, checked=True)`` returns the logits ``(batch, seq, vocab)`` of ``new``:
-    the positions after the ones ``caches`` hold, or, with ``caches=None``, a whole sequence from
-    position 0. ``model.new_caches()`` gives one empty cache per layer; ``model.config`` has
-    ``vocab_size``, ``max_len`` and ``pad_id``. With ``use_cache`` each step runs the newest token only.
-    Beyond ``max_len`` tokens the model sees the last ``max_len`` as a sliding window whose positions
-    shift at every step, so the cache no longer applies and each step runs the whole window. Returns
-    ``(batch, seq + new)``.
+
+class Generates(nn.Module):
+    """How every model of the library generates, written once: :meth:`generate` and :meth:`beam_search`.
+
+    A model that generates subclasses this (through :class:`CausalLM` or
+    :class:`~transformer_lib.models.transformer.EncoderDecoder`) and supplies three methods:
+
+    * ``new_caches()``: empty :class:`~transformer_lib.nn.multihead.Caches`, one per self-attention
+      layer of the part that generates;
+    * ``_start(ids, max_new_tokens)``: checks the inputs (at the door, once) and returns
+      ``(out, context, steps)``: the ids generation continues, ``(batch, s)`` (the prompt, or ``<bos>``
+      for an encoder-decoder), what every step needs (an encoder-decoder's memory and source mask), and
+      the number of tokens it may add (at most ``max_new_tokens``);
+    * ``_next_logits(out, context, caches)``: ``(batch, vocab)`` scores of the token after ``out``
+      (``caches``: the positions already seen, or ``None``), run with ``checked=True`` since the ids
+      after the inputs are the model's own.
     """
-    c = model.config
-    check_prompt("ids", ids, max_new_tokens, c.vocab_size)
-    caches = model.new_caches() if use_cache else None
 
-    def next_logits(ids: torch.Tensor) -> torch.Tensor:
-        # the prompt was checked once, at the door: the ids the model writes need no check
-        if caches is not None and ids.shape[1] <= c.max_len:
-            # the positions the caches do not hold yet: the whole prompt, then the newest token
-            return model(ids[:, len(caches[0]) :], caches=caches, checked=True)[:, -1]
-        return model(ids[:, -c.max_len :], checked=True)[:, -1]
+    config: object
 
-    return decode_loop(
-        model,
-        next_logits,
-        ids,
-        max_new_tokens,
-        eos_id=eos_id,
-        pad_id=c.pad_id,
-        temperature=temperature,
-        top_k=top_k,
-        generator=generator,
-    )
+    def new_caches(self) -> Caches:
+        raise NotImplementedError
 
+    def _start(self, ids: torch.Tensor, max_new_tokens: int) -> tuple[torch.Tensor, object, int]:
+        raise NotImplementedError
 
-class CausalLM(nn.Module):
-    """A decoder-only language model: the protocol every one of the library's follows, and its
-    ``generate``, written once.
-
-    A subclass has ``config`` (``vocab_size``, ``max_len``, ``pad_id``), ``forward(ids, *, caches=None,
-    checked=False)`` returning ``(batch, seq, vocab)`` logits (with ``caches``, ``ids`` are the
-    positions after the cached ones) and ``new_caches()``, one empty
-    :class:`~transformer_lib.nn.multihead.KVCache` per layer.
-    """
+    def _next_logits(self, out: torch.Tensor, context: object, caches: Caches | None) -> torch.Tensor:
+        raise NotImplementedError
 
     @torch.no_grad()
     def generate(
@@ -204,157 +184,116 @@ class CausalLM(nn.Module):
         generator: torch.Generator | None = None,
         use_cache: bool = True,
     ) -> torch.Tensor:
-        """Continue the prompts ``ids`` (``(batch, seq)``, all of the same length) one token at a time.
+        """Continue ``ids`` (``(batch, seq)``: a decoder's prompts, all of one length, or an
+        encoder-decoder's sources) one token at a time.
 
-        Stops after ``max_new_tokens`` tokens, or earlier once every sequence has produced
-        ``eos_id``; a finished sequence gets ``config.pad_id`` after its ``<eos>``. ``temperature``,
-        ``top_k`` and ``generator`` as in :func:`sample_next` (the default, 0, is greedy). Returns
-        ``(batch, seq + new)`` with ``new <= max_new_tokens``.
+        Stops after ``max_new_tokens`` tokens, or earlier once every sequence has produced ``eos_id``;
+        a finished sequence gets ``config.pad_id`` after its ``<eos>``. ``temperature``, ``top_k`` and
+        ``generator`` as in :func:`sample_next` (the default, 0, is greedy). With ``use_cache`` each
+        self-attention layer keeps the keys and values of the positions it has seen
+        (:class:`~transformer_lib.nn.multihead.Caches`), so a step runs the newest token only; the
+        result is the same.
 
-        With ``use_cache`` each layer keeps the keys and values of the positions it has seen
-        (:class:`~transformer_lib.nn.multihead.KVCache`), so a step processes only the newest token
-        instead of the whole sequence; the result is the same. Once the sequence is longer than
-        ``max_len``, the model sees a sliding window of the last ``max_len`` tokens, whose positions
-        shift at every step: the cache no longer applies and each step processes the whole window.
-        See :func:`generate_from_prompt`.
+        Returns:
+            a decoder: ``(batch, seq + new)``, the prompts and what follows; an encoder-decoder:
+            ``(batch, 1 + new)``, starting with ``bos_id``; ``new <= max_new_tokens``.
         """
-        return generate_from_prompt(
-            self,
-            ids,
-            max_new_tokens,
-            eos_id=eos_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-            use_cache=use_cache,
-        )
+        with eval_mode(self):
+            out, context, steps = self._start(ids, max_new_tokens)
+            caches = self.new_caches() if use_cache else None
+            return decode_loop(
+                self,
+                lambda out: self._next_logits(out, context, caches),
+                out,
+                steps,
+                eos_id=eos_id,
+                pad_id=self.config.pad_id,
+                temperature=temperature,
+                top_k=top_k,
+                generator=generator,
+            )
+
+    @torch.no_grad()
+    def beam_search(
+        self,
+        ids: torch.Tensor,
+        max_new_tokens: int,
+        beam_size: int = 4,
+        eos_id: int | None = None,
+        length_penalty: float = 0.6,
+    ) -> torch.Tensor:
+        """The most likely continuation of ``ids`` among ``beam_size`` candidates kept at every step,
+        instead of :meth:`generate`'s single greedy one (the 2017 paper used ``beam_size=4`` and
+        ``length_penalty=0.6``).
+
+        Greedy decoding commits to the most likely token at every step. Beam search keeps the
+        ``beam_size`` sequences with the highest log-probability so far: at each step every kept
+        sequence is extended by every token, and the best ``beam_size`` of those ``beam_size * vocab``
+        candidates are kept. A sequence that has produced ``eos_id`` is finished: it continues with
+        ``pad_id`` at no cost, so it competes with the unfinished ones on its final score. Only the
+        final ranking divides a beam's log-probability by :func:`length_penalty_factor` of its length
+        (the generated tokens up to ``<eos>``); while searching, beams are compared by their sums.
+        ``beam_size=1`` is greedy decoding.
+
+        Returns:
+            the shape :meth:`generate` returns, ``pad_id`` after ``eos_id``.
+        """
+        if not isinstance(beam_size, int) or beam_size < 1:
+            raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
+        if length_penalty < 0:
+            raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
+        batch, k, pad_id = ids.shape[0], beam_size, self.config.pad_id
+        with eval_mode(self):
+            # row b * k + j holds beam j of input b; an encoder-decoder encodes each copy, so reordering
+            # beams within an input never needs to move its memory
+            out, context, steps = self._start(ids.repeat_interleave(k, dim=0), max_new_tokens)
+            caches, device = self.new_caches(), out.device
+            # (batch, k) log-probability of each beam; the k beams start identical, so only one is live
+            scores = torch.full((batch, k), float("-inf"), device=device)
+            scores[:, 0] = 0.0
+            done = torch.zeros(batch * k, dtype=torch.bool, device=device)
+            lengths = torch.zeros(batch * k, device=device)
+            first_row = torch.arange(batch, device=device)[:, None] * k
+            for _ in range(steps):
+                log_probs = self._next_logits(out, context, caches).log_softmax(dim=-1)  # (batch * k, vocab)
+                vocab = log_probs.shape[-1]
+                # a finished beam has one continuation, padding, which keeps its score
+                log_probs[done] = float("-inf")
+                log_probs[done, pad_id] = 0.0
+                # (batch, k * vocab): every continuation of every beam of an input
+                candidates = (scores.reshape(-1, 1) + log_probs).view(batch, k * vocab)
+                scores, best = candidates.topk(k, dim=-1)
+                # (batch * k,): the row each new beam continues, and its new token
+                rows = (first_row + best // vocab).view(-1)
+                token = (best % vocab).view(-1)
+                out = torch.cat([out[rows], token[:, None]], dim=1)
+                caches.reorder(rows)
+                lengths = lengths[rows] + (~done[rows]).float()
+                done = done[rows] | (token == eos_id) if eos_id is not None else done[rows]
+                if done.all():
+                    break
+            # (batch, k): the final ranking, by length-normalised log-probability
+            final = scores / length_penalty_factor(lengths, length_penalty).view(batch, k)
+            return out[(first_row[:, 0] + final.argmax(dim=-1))]
 
 
-@torch.no_grad()
-def generate_from_source(
-    model: nn.Module,
-    src: torch.Tensor,
-    max_new_tokens: int,
-    *,
-    eos_id: int | None,
-    temperature: float,
-    top_k: int | None,
-    generator: torch.Generator | None,
-    use_cache: bool,
-) -> torch.Tensor:
-    """``generate`` of the encoder-decoder models (``Transformer``, ``T5``), which share this contract.
+class CausalLM(Generates):
+    """A decoder-only language model: the protocol every one of the library's follows (``GPT``,
+    ``Llama``), and how it generates.
 
-    ``model`` has ``encode(src, src_padding_mask, checked=...)``, ``decode(tgt_in, memory, tgt_padding_mask,
-    src_padding_mask, caches=..., checked=...)``, a ``decoder`` with ``new_caches()``, ``src_vocab_size`` and a
-    config with ``pad_id``, ``bos_id`` and ``max_len``. The source is encoded once; the decoder starts
-    from ``<bos>`` and, with ``use_cache``, processes only the newest token at each step. Generation stops at the
-    ``max_len - 1``-th new token, the last position the decoder has. Returns ``(batch, 1 + new)`` ids
-    beginning with ``bos_id``.
+    A subclass has ``config`` (``vocab_size``, ``max_len``, ``pad_id``), ``forward(ids, *, caches=None,
+    checked=False)`` returning ``(batch, seq, vocab)`` logits (with ``caches``, ``ids`` are the
+    positions after the ``caches.seq_len`` cached ones) and ``new_caches()``. Beyond ``max_len``
+    tokens the model sees the last ``max_len`` as a sliding window whose positions shift at every
+    step, so the caches no longer apply and each step runs the whole window.
     """
-    c = model.config
-    check_prompt("src", src, max_new_tokens, model.src_vocab_size)
-    check_positions("src", src.shape[1], 0, c.max_len)
-    src_padding_mask = src != c.pad_id  # (batch, seq_s), True at real tokens
-    caches = model.decoder.new_caches() if use_cache else None
-    with eval_mode(model):
-        # (batch, seq_s, d_model), computed once; src is checked, and every later input is the model's own
-        memory = model.encode(src, src_padding_mask, checked=True)
 
-        def next_logits(out: torch.Tensor) -> torch.Tensor:
-            if caches is None:
-                return model.decode(out, memory, None, src_padding_mask, checked=True)[:, -1]
-            new = out[:, len(caches[0]) :]  # the tokens the caches have not seen
-            return model.decode(new, memory, None, src_padding_mask, caches=caches, checked=True)[:, -1]
+    def _start(self, ids: torch.Tensor, max_new_tokens: int) -> tuple[torch.Tensor, None, int]:
+        check_prompt("ids", ids, max_new_tokens, self.config.vocab_size)
+        return ids, None, max_new_tokens
 
-        bos = torch.full((src.shape[0], 1), c.bos_id, dtype=torch.long, device=src.device)
-        return decode_loop(
-            model,
-            next_logits,
-            bos,
-            min(max_new_tokens, c.max_len - 1),
-            eos_id=eos_id,
-            pad_id=c.pad_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-        )
-
-
-def length_penalty_factor(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
-    """The length normalisation of Wu et al. (2016), ``((5 + length) / 6) ** alpha``, that a beam's
-    log-probability is divided by: the sum of log-probabilities only falls as a sequence grows, so
-    without it (``alpha=0``) beam search prefers short outputs."""
-    return ((5.0 + lengths) / 6.0) ** alpha
-
-
-@torch.no_grad()
-def beam_search_from_source(
-    model: nn.Module,
-    src: torch.Tensor,
-    max_new_tokens: int,
-    *,
-    beam_size: int,
-    eos_id: int | None,
-    length_penalty: float,
-) -> torch.Tensor:
-    """Beam search for the encoder-decoder models (the contract of :func:`generate_from_source`).
-
-    Greedy decoding keeps one sequence and commits to the most likely token at every step. Beam
-    search keeps the ``beam_size`` sequences with the highest log-probability so far: at each step
-    every kept sequence is extended by every token, and the best ``beam_size`` of those
-    ``beam_size * vocab`` candidates are kept. A sequence that has produced ``eos_id`` is finished: it
-    continues with ``pad_id`` at no cost, so it competes with the unfinished ones on its final
-    score. The result is the kept sequence whose log-probability divided by
-    :func:`length_penalty_factor` is highest. ``beam_size=1`` is greedy decoding.
-
-    Returns:
-        ``(batch, 1 + new)`` ids beginning with ``bos_id``; ``new <= min(max_new_tokens, max_len - 1)``.
-    """
-    c = model.config
-    check_prompt("src", src, max_new_tokens, model.src_vocab_size)
-    if not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be an int >= 1, got {beam_size!r}")
-    if length_penalty < 0:
-        raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
-    check_positions("src", src.shape[1], 0, c.max_len)
-    batch, k, device = src.shape[0], beam_size, src.device
-    # row b * k + j holds beam j of source b
-    src = src.repeat_interleave(k, dim=0)
-    src_padding_mask = src != c.pad_id
-    caches = model.decoder.new_caches()
-    with eval_mode(model):
-        # (batch * k, seq_s, d_model): the beams of one source share its memory, so reordering beams
-        # within a source never needs to move it
-        memory = model.encode(src, src_padding_mask, checked=True)
-        ids = torch.full((batch * k, 1), c.bos_id, dtype=torch.long, device=device)
-        # (batch, k) log-probability of each beam; the k beams start identical, so only one is live
-        scores = torch.full((batch, k), float("-inf"), device=device)
-        scores[:, 0] = 0.0
-        done = torch.zeros(batch * k, dtype=torch.bool, device=device)
-        lengths = torch.zeros(batch * k, device=device)
-        first_row = torch.arange(batch, device=device)[:, None] * k
-        for _ in range(min(max_new_tokens, c.max_len - 1)):
-            new = ids[:, len(caches[0]) :]
-            # (batch * k, vocab)
-            logits = model.decode(new, memory, None, src_padding_mask, caches=caches, checked=True)
-            log_probs = logits[:, -1].log_softmax(dim=-1)
-            vocab = log_probs.shape[-1]
-            # a finished beam has one continuation, padding, which keeps its score
-            log_probs[done] = float("-inf")
-            log_probs[done, c.pad_id] = 0.0
-            # (batch, k * vocab): every continuation of every beam of a source
-            candidates = (scores.reshape(-1, 1) + log_probs).view(batch, k * vocab)
-            scores, best = candidates.topk(k, dim=-1)
-            # (batch * k,): the row each new beam continues, and its new token
-            rows = (first_row + best // vocab).view(-1)
-            token = (best % vocab).view(-1)
-            ids = torch.cat([ids[rows], token[:, None]], dim=1)
-            for cache in caches:
-                cache.reorder(rows)
-            lengths = lengths[rows] + (~done[rows]).float()
-            done = done[rows] | (token == eos_id) if eos_id is not None else done[rows]
-            if done.all():
-                break
-        # (batch, k): the final ranking, by length-normalised log-probability
-        final = scores / length_penalty_factor(lengths, length_penalty).view(batch, k)
-        return ids[(first_row[:, 0] + final.argmax(dim=-1))]
+    def _next_logits(self, out: torch.Tensor, context: None, caches: Caches | None) -> torch.Tensor:
+        if caches is not None and out.shape[1] <= self.config.max_len:
+            # the positions the caches do not hold yet: the whole prompt, then the newest token
+            return self(out[:, caches.seq_len :], caches=caches, checked=True)[:, -1]
+        return self(out[:, -self.config.max_len :], checked=True)[:, -1]

@@ -20,7 +20,7 @@ from .._validate import check_caches
 from ..data.tokens import PAD
 from ..nn.blocks import DecoderOnly
 from ..nn.layers import Embeddings
-from ..nn.multihead import KVCache
+from ..nn.multihead import Caches
 from .generation import CausalLM
 
 
@@ -48,21 +48,22 @@ class GPT(CausalLM):
         self.blocks = DecoderOnly(c.num_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`~transformer_lib.nn.multihead.KVCache` per layer, for :meth:`forward` with ``caches``."""
+    def new_caches(self) -> Caches:
+        """Empty :class:`~transformer_lib.nn.multihead.Caches`, one per layer, for :meth:`forward` with ``caches``."""
         return self.blocks.new_caches()
 
-    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, *, caches: Caches | None = None, checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: they are
-        embedded from position ``len(caches[0])``. The ids are checked here, at the door (the values
+        embedded from position ``caches.seq_len``. The ids are checked here, at the door (the values
         too, in eager mode off the meta device: :func:`~transformer_lib._validate.check_id_range`), unless
         ``checked=True`` (generation passes it for the ids the model wrote); the stack runs unchecked.
         """
-        start = 0 if not caches else len(caches[0])
         if not checked:
             check_caches(caches, len(self.blocks.layers))
+        start = 0 if caches is None else caches.seq_len
+        if not checked:
             self.embed.check_ids(ids, start)
         x = self.embed(ids, start=start, checked=True)  # (batch, seq, d_model)
         return self.lm_head(self.blocks(x, caches=caches, checked=True))  # (batch, seq, vocab)

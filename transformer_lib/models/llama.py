@@ -29,7 +29,7 @@ from torch import nn
 from .._validate import check_caches, check_input_ids
 from ..data.tokens import PAD
 from ..nn.layers import RMSNorm, SwiGLU
-from ..nn.multihead import KVCache, MultiHeadAttention
+from ..nn.multihead import Caches, KVCache, MultiHeadAttention
 from ..nn.rotary import RotaryEmbedding
 from .generation import CausalLM
 
@@ -107,21 +107,22 @@ class Llama(CausalLM):
         self.norm = RMSNorm(c.d_model, c.norm_eps)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`KVCache` per block, for :meth:`forward` with ``caches``."""
-        return [KVCache() for _ in self.blocks]
+    def new_caches(self) -> Caches:
+        """Empty :class:`~transformer_lib.nn.multihead.Caches`, one per block, for :meth:`forward` with ``caches``."""
+        return Caches(len(self.blocks))
 
-    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, *, caches: Caches | None = None, checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: their
-        rotations start at ``len(caches[0])``. The ids are checked here, at the door (the values too, in
+        rotations start at ``caches.seq_len``. The ids are checked here, at the door (the values too, in
         eager mode off the meta device: :func:`~transformer_lib._validate.check_id_range`), unless
         ``checked=True`` (generation passes it for the ids the model wrote); the blocks run unchecked.
         """
-        start = 0 if not caches else len(caches[0])
         if not checked:
             check_caches(caches, len(self.blocks))
+        start = 0 if caches is None else caches.seq_len
+        if not checked:
             check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
         x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
         for i, block in enumerate(self.blocks):

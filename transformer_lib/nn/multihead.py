@@ -11,6 +11,7 @@ keys are rotated by their positions (:mod:`transformer_lib.nn.rotary`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -63,6 +64,42 @@ class KVCache:
     def nbytes(self) -> int:
         """The memory the cached keys and values take, in bytes."""
         return 0 if self.k is None else self.k.nbytes + self.v.nbytes
+
+
+class Caches:
+    """The :class:`KVCache` of every self-attention layer of a decoder: what a model's ``forward`` (or
+    an encoder-decoder's ``decode``) takes as ``caches``, from its ``new_caches()``.
+
+    ``caches[i]`` is layer ``i``'s cache and ``len(caches)`` the number of layers; ``seq_len`` is the
+    number of positions they hold (the position the next token takes).
+    """
+
+    def __init__(self, num_layers: int):
+        self.layers = [KVCache() for _ in range(num_layers)]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> KVCache:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[KVCache]:
+        return iter(self.layers)
+
+    @property
+    def seq_len(self) -> int:
+        """The number of positions the caches hold."""
+        return len(self.layers[0]) if self.layers else 0
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Keep the batch rows ``rows`` of every layer's cache (see :meth:`KVCache.reorder`)."""
+        for cache in self.layers:
+            cache.reorder(rows)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory every layer's cached keys and values take, in bytes."""
+        return sum(cache.nbytes for cache in self.layers)
 
 
 class MultiHeadAttention(nn.Module):
