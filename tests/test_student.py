@@ -21,8 +21,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager
-from kernels import unix_socket_manager
 from nbclient import NotebookClient
+
+from tests.kernels import unix_socket_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
