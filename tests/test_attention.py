@@ -39,7 +39,7 @@ def test_causal_matches_torch_is_causal():
 
 def test_padding_matches_torch_and_padded_keys_get_zero_weight():
     q, k, v = qkv()
-    pad = tl.key_mask_for_attention(tl.padding_mask(torch.tensor([7, 4]), max_len=7))
+    pad = tl.key_mask_for_attention(tl.padding_mask(torch.tensor([7, 4]), width=7))
     out, weights = tl.scaled_dot_product_attention(q, k, v, pad)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=pad))
     assert (weights[1, :, :, 4:] == 0).all()

@@ -8,7 +8,7 @@ import transformer_lib as tl
 
 
 def test_padding_mask_from_lengths():
-    mask = tl.padding_mask(torch.tensor([3, 1, 0]), max_len=4)
+    mask = tl.padding_mask(torch.tensor([3, 1, 0]), width=4)
     expected = torch.tensor([[1, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]], dtype=torch.bool)
     assert torch.equal(mask, expected)
 
@@ -51,7 +51,7 @@ def test_to_additive_and_torch_mha_forms():
     [
         (lambda: tl.padding_mask(torch.tensor([[1, 2]])), "lengths must have shape (batch,)"),
         (lambda: tl.padding_mask(torch.tensor([1.0, 2.0])), "integer tensor"),
-        (lambda: tl.padding_mask(torch.tensor([3]), max_len=2), "max_len"),
+        (lambda: tl.padding_mask(torch.tensor([3]), width=2), "width"),
         (lambda: tl.padding_mask_from_ids(torch.tensor([1, 2]), 0), "ids must have shape (batch, seq)"),
         (lambda: tl.subsequent_mask(0), "size must be a positive int"),
         (lambda: tl.combine_masks(torch.ones(2, 2)), "boolean"),
