@@ -15,8 +15,11 @@ made after 2020, each a library module:
 * grouped-query attention, :class:`~transformer_lib.multihead.MultiHeadAttention` with
   ``num_kv_heads < num_heads``: the KV cache shrinks by ``num_heads / num_kv_heads``;
 
-and no biases in any linear map. Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``;
-the logits at position t score the token at t + 1 (the causal mask, as in the GPT-like model).
+and no biases in any linear map. With the sizes and options of a checkpoint it is Hugging Face's
+``LlamaForCausalLM`` (:mod:`transformer_lib.models.hub` converts the weights both ways).
+
+Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``; the logits at position t score the
+token at t + 1 (the causal mask, as in the GPT-like model).
 """
 
 from __future__ import annotations
@@ -48,9 +51,15 @@ class LlamaConfig:
     d_ff: int = 176
     max_len: int = 64
     dropout: float = 0.0
+    #: RoPE's base, ``theta_i = rope_base ** (-2i / head_dim)`` (Llama 2: 10,000; SmolLM2: 100,000;
+    #: Llama 3: 500,000, a longer wavelength for longer contexts).
     rope_base: float = 10000.0
+    #: the RMSNorms' epsilon (Llama 2: 1e-5; SmolLM2: 1e-5; Hugging Face's default: 1e-6).
     norm_eps: float = 1e-6
     pad_id: int = PAD
+    #: the LM head is the embedding's ``(vocab, d_model)`` matrix, shared (Llama 3.2 1B/3B, SmolLM2); otherwise
+    #: its own matrix (Llama 2, Llama 3 8B).
+    tie_embeddings: bool = False
 
 
 class LlamaBlock(nn.Module):
@@ -106,6 +115,9 @@ class Llama(CausalLM):
         )
         self.norm = RMSNorm(c.d_model, c.norm_eps)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_embeddings:
+            # one (vocab, d_model) matrix embeds a token and scores it: the same parameter, not a copy
+            self.lm_head.weight = self.embed.weight
 
     def new_caches(self) -> list[KVCache]:
         """One empty :class:`KVCache` per block, for :meth:`forward` with ``caches``."""
