@@ -82,6 +82,14 @@ class Bert(nn.Module):
 
     config_class = BertConfig
 
+    @classmethod
+    def from_pretrained(cls, name: str) -> Bert:
+        """The model with BERT weights (``"bert-base-uncased"``, ... or a local folder),
+        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
+        from .hub import from_pretrained  # the converters import this module
+
+        return from_pretrained(name, cls)
+
     def __init__(self, config: BertConfig):
         super().__init__()
         self.config = c = config

@@ -67,6 +67,14 @@ class GPT(CausalLM):
 
     config_class = GPTConfig
 
+    @classmethod
+    def from_pretrained(cls, name: str) -> GPT:
+        """The model with GPT-2 weights (``"gpt2"``, ``"gpt2-medium"``, ``"distilgpt2"``, ... or a local folder),
+        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
+        from .hub import from_pretrained  # the converters import this module
+
+        return from_pretrained(name, cls)
+
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.config = c = config

@@ -545,3 +545,64 @@ def is_ignored(family: Family, key: str) -> bool:
 
 def num_layers(c: object) -> int:
     return c.num_layers
+
+
+# ---------------------------------------------------------------------------------------------- the Hub
+
+#: the files a checkpoint's folder needs: its configuration, its weights, its tokenizer
+CHECKPOINT_FILES = ["config.json", "*.safetensors", "model.safetensors.index.json", "tokenizer.json"]
+
+
+def checkpoint_folder(name: str) -> str:
+    """The local folder of checkpoint ``name``: ``name`` itself if it is a folder, else a download of the
+    Hugging Face Hub repository ``name`` (its config, safetensors weights and tokenizer only), cached by
+    ``huggingface_hub``. Raises ``OSError`` with one sentence where that fails (offline, say)."""
+    if os.path.isdir(name):
+        return name
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(name, allow_patterns=CHECKPOINT_FILES)
+    except Exception as error:  # no huggingface_hub, no network, no such repository: one sentence for all
+        raise OSError(
+            f"Could not download {name!r} from the Hugging Face Hub ({type(error).__name__}: no network, or "
+            "huggingface_hub not installed); the book's chapters do not need it, and where there is no "
+            "network you can download the repository elsewhere and pass its folder instead of its name."
+        ) from error
+
+
+def from_pretrained(name: str, model_class: type[nn.Module] | None = None) -> nn.Module:
+    """The library's model with the weights of checkpoint ``name``: a Hugging Face Hub repository
+    (``"gpt2"``, ``"bert-base-uncased"``, ``"HuggingFaceTB/SmolLM2-135M"``, ...) or a local folder holding
+    its ``config.json`` and ``*.safetensors`` (what ``save_pretrained`` writes).
+
+    Safetensors files hold tensors only, no pickled code, so loading one runs nothing of the checkpoint's.
+    The model is float32 and in eval mode. ``model_class``: the library's class the checkpoint must be
+    (``GPT.from_pretrained`` passes its own); ``ValueError`` if it is another family's.
+    """
+    from safetensors.torch import load_file
+
+    folder = checkpoint_folder(name)
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        hf = json.load(f)
+    family = family_of(hf)
+    if model_class is not None and model_class is not family.model_class:
+        raise ValueError(f"{name!r} is a {family.name} checkpoint, not a {model_class.__name__}")
+    files = sorted(f for f in os.listdir(folder) if f.endswith(".safetensors"))
+    if not files:
+        raise OSError(f"{folder!r} holds no *.safetensors weights")
+    state_dict = {}
+    for file in files:
+        state_dict.update(load_file(os.path.join(folder, file)))
+    config = family.config_from_hf(hf)
+    model = family.model_class(config)
+    # checkpoints are often bfloat16 (SmolLM2's): copying into the float32 model converts them
+    return load_hf_state_dict(model, state_dict).eval()
+
+
+def pretrained_tokenizer(name: str):
+    """The tokenizer of checkpoint ``name`` (Hub repository or folder, as :func:`from_pretrained`), a
+    ``tokenizers.Tokenizer`` read from its ``tokenizer.json``: ``encode(text).ids``, ``decode(ids)``."""
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_file(os.path.join(checkpoint_folder(name), "tokenizer.json"))

@@ -103,6 +103,14 @@ class Llama(CausalLM):
 
     config_class = LlamaConfig
 
+    @classmethod
+    def from_pretrained(cls, name: str) -> Llama:
+        """The model with Llama-architecture weights (``"HuggingFaceTB/SmolLM2-135M"``, ... or a local folder),
+        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
+        from .hub import from_pretrained  # the converters import this module
+
+        return from_pretrained(name, cls)
+
     def __init__(self, config: LlamaConfig):
         super().__init__()
         self.config = c = config

@@ -1,0 +1,272 @@
+"""The library's GPT, Llama and BERT are Hugging Face's GPT-2, Llama and BERT (transformer_lib.models.hub).
+
+Tiny random configs of Hugging Face's own modules, built locally (no download, no network): every
+weight randomised (LayerNorms too, so a misplaced weight cannot hide behind ones and zeros), converted
+into the library's model and back, and the logits compared with ``torch.testing.assert_close``:
+float32 to 1e-5 (absolute and relative), float64 to 1e-10 (Llama's to 1e-5: Hugging Face's computes
+its norms and rotations in float32 even in float64). Greedy generation gives the same 20 tokens.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+import transformers
+
+from transformer_lib.models import hub
+from transformer_lib.models.bert import Bert, BertConfig
+from transformer_lib.models.gpt import GPT, GPTConfig
+from transformer_lib.models.llama import Llama, LlamaConfig
+
+transformers.logging.set_verbosity_error()
+
+VOCAB, MAX_LEN = 97, 48
+F32 = {"atol": 1e-5, "rtol": 1e-5}
+F64 = {"atol": 1e-10, "rtol": 1e-10}
+
+
+def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """``model`` with every parameter drawn at random (a norm's weight around 1), in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=g) * 0.3
+            p.copy_(1 + noise if "norm" in name.lower() and name.endswith("weight") else noise)
+    return model.eval()
+
+
+def hf_gpt2(**overrides) -> transformers.GPT2LMHeadModel:
+    kwargs = {"vocab_size": VOCAB, "n_positions": MAX_LEN, "n_embd": 32, "n_layer": 2, "n_head": 4}
+    kwargs |= {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0} | overrides
+    return randomised(transformers.GPT2LMHeadModel(transformers.GPT2Config(**kwargs)))
+
+
+def hf_llama(**overrides) -> transformers.LlamaForCausalLM:
+    kwargs = {"vocab_size": VOCAB, "max_position_embeddings": MAX_LEN, "hidden_size": 32, "intermediate_size": 48}
+    kwargs |= {"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5}
+    kwargs |= {"rope_parameters": {"rope_type": "default", "rope_theta": 50000.0}}
+    kwargs |= {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0} | overrides
+    return randomised(transformers.LlamaForCausalLM(transformers.LlamaConfig(**kwargs)))
+
+
+def hf_bert(**overrides) -> transformers.BertForMaskedLM:
+    kwargs = {"vocab_size": VOCAB, "max_position_embeddings": MAX_LEN, "hidden_size": 32, "intermediate_size": 48}
+    kwargs |= {"num_hidden_layers": 2, "num_attention_heads": 4, "pad_token_id": 0} | overrides
+    return randomised(transformers.BertForMaskedLM(transformers.BertConfig(**kwargs)))
+
+
+def batch(seed: int = 1, lengths: tuple[int, ...] = (12, 9, 5)) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(batch, seq)`` ids right-padded with 0 to the longest length, and the mask of real tokens."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, VOCAB, (len(lengths), max(lengths)), generator=g)
+    real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    return ids.masked_fill(~real, 0), real
+
+
+# ------------------------------------------------------------------------------------------- logits
+
+
+def decoder_logits_agree(hf_model, ours, tol) -> None:
+    """Right-padded batch: Hugging Face with its attention mask, ours with none (a causal model's real
+    tokens never see the later padding); compared at the real tokens."""
+    ids, real = batch()
+    expected = hf_model(ids, attention_mask=real.long()).logits
+    torch.testing.assert_close(ours(ids)[real], expected[real], **tol)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "llama_tied"])
+def test_decoder_logits_equal_hugging_face_both_ways(family):
+    hf_model = {"gpt2": hf_gpt2, "llama": hf_llama, "llama_tied": lambda: hf_llama(tie_word_embeddings=True)}[family]()
+    ours = hub.from_hf(hf_model)
+    assert type(ours) is {"gpt2": GPT}.get(family, Llama)
+    decoder_logits_agree(hf_model, ours, F32)
+    # the other way: our model, with our own random weights, converted to Hugging Face's
+    ours = randomised(ours, seed=5)
+    decoder_logits_agree(hub.to_hf(ours), ours, F32)
+
+
+def test_gpt2_float64_to_1e_10():
+    hf_model = hf_gpt2().double()
+    ours = hub.from_hf(hf_model)
+    assert ours.lm_head.weight.dtype == torch.float64
+    decoder_logits_agree(hf_model, ours, F64)
+
+
+def test_llama_float64_to_float32_precision():
+    """Hugging Face's Llama computes its RMSNorms and RoPE's cos and sin in float32 even in a float64
+    model (ours in the model's dtype; our RoPE tables are computed in float64 and kept in float32): in
+    float64 the two agree to float32's precision, about 2e-6, not to 1e-10."""
+    hf_model = hf_llama().double()
+    ours = hub.from_hf(hf_model)
+    assert ours.lm_head.weight.dtype == torch.float64
+    decoder_logits_agree(hf_model, ours, F32)
+
+
+def test_the_options_matter():
+    """Each GPT-2 option changes the logits: a parity test that passed without them would prove nothing."""
+    hf_model = hf_gpt2()
+    state_dict = hf_model.state_dict()
+    ids, _ = batch()
+    expected = hf_model(ids).logits
+    config = hub.config_from_hf(hf_model.config)
+    for option, value in (("embed_scale", True), ("activation", "gelu"), ("norm_eps", 1e-3)):
+        model = hub.load_hf_state_dict(GPT(GPTConfig(**{**vars(config), option: value})), state_dict).eval()
+        assert not torch.allclose(model(ids), expected, atol=1e-4), option
+
+
+def test_bert_logits_equal_hugging_face_both_ways_with_padding_and_token_types():
+    hf_model = hf_bert()
+    ours = hub.from_hf(hf_model)
+    ids, real = batch()
+    types = (torch.arange(ids.shape[1]) >= 4).long().expand_as(ids) * real
+    expected = hf_model(ids, attention_mask=real.long(), token_type_ids=types).logits
+    # every position, padding included: a padding query attends to the real keys on both sides
+    torch.testing.assert_close(ours(ids, types), expected, **F32)
+    ours = randomised(ours, seed=5)
+    back = hub.to_hf(ours)
+    torch.testing.assert_close(
+        back(ids, attention_mask=real.long(), token_type_ids=types).logits, ours(ids, types), **F32
+    )
+    ours64, hf64 = hub.from_hf(hf_model.double()), hf_model
+    torch.testing.assert_close(
+        ours64(ids, types), hf64(ids, attention_mask=real.long(), token_type_ids=types).logits, **F64
+    )
+
+
+def test_bert_padding_masks_behave_the_same():
+    """Padding after a sequence changes none of its logits, on either side: our mask (from the padding id)
+    hides the keys Hugging Face's attention mask hides."""
+    hf_model = hf_bert()
+    ours = hub.from_hf(hf_model)
+    ids, real = batch()
+    short = ids[2:, :5]  # the last row (5 tokens) without its padding
+    torch.testing.assert_close(ours(ids)[2:, :5], ours(short), **F32)
+    torch.testing.assert_close(hf_model(ids, attention_mask=real.long()).logits[2:, :5], hf_model(short).logits, **F32)
+    torch.testing.assert_close(ours(short), hf_model(short).logits, **F32)
+
+
+# ------------------------------------------------------------------------------------------- generation
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_greedy_generation_gives_hugging_faces_tokens(family):
+    hf_model = {"gpt2": hf_gpt2, "llama": hf_llama}[family]()
+    ours = hub.from_hf(hf_model)
+    # no end token: 20 tokens on both sides (min_new_tokens would forbid the end token on theirs only)
+    hf_model.generation_config.eos_token_id = None
+    prompt = batch(lengths=(6, 6))[0]
+    expected = hf_model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=20, do_sample=False)
+    got = ours.generate(prompt, 20)
+    assert got.shape == (2, 26)
+    assert torch.equal(got, expected)
+
+
+# ------------------------------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+def test_parameter_counts_equal(family):
+    hf_model = {"gpt2": hf_gpt2, "llama": hf_llama, "bert": hf_bert}[family]()
+    ours = hub.from_hf(hf_model)
+    assert sum(p.numel() for p in ours.parameters()) == hf_model.num_parameters()
+
+
+def test_gpt2_small_on_the_meta_device_has_hugging_faces_124m_parameters():
+    with torch.device("meta"):
+        ours = GPT(GPTConfig.gpt2())
+        theirs = transformers.GPT2LMHeadModel(transformers.GPT2Config())
+    assert sum(p.numel() for p in ours.parameters()) == theirs.num_parameters() == 124_439_808
+    # GPT-2 has no padding token (ours: its end token) and trained with dropout 0.1
+    assert hub.config_from_hf(theirs.config) == dataclasses.replace(ours.config, pad_id=50256, dropout=0.1)
+
+
+def test_config_round_trip():
+    for config in (
+        GPTConfig.gpt2(vocab_size=VOCAB, d_model=32, num_heads=4, num_layers=2, d_ff=64, max_len=MAX_LEN),
+        LlamaConfig(vocab_size=VOCAB, rope_base=5e5, norm_eps=1e-5, tie_embeddings=True),
+        BertConfig.bert(vocab_size=VOCAB, d_model=32, num_heads=4, num_layers=2, d_ff=64, max_len=MAX_LEN),
+    ):
+        kwargs = hub.hf_config(config)
+        assert hub.config_from_hf(kwargs) == config
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+def test_a_state_dict_of_another_architecture_names_the_key():
+    model = GPT(hub.config_from_hf(hf_gpt2().config))
+    with pytest.raises(ValueError, match=r"no key 'transformer\.wte\.weight': not a GPT-2 checkpoint"):
+        hub.load_hf_state_dict(model, hf_llama().state_dict())
+    with pytest.raises(ValueError, match=r"no key 'bert\.embeddings\.word_embeddings\.weight'"):
+        hub.load_hf_state_dict(hub.from_hf(hf_bert()), hf_gpt2().state_dict())
+
+
+def test_a_state_dict_of_another_size_names_the_key():
+    model = GPT(hub.config_from_hf(hf_gpt2().config))
+    with pytest.raises(ValueError, match=r"state_dict\['transformer\.wte\.weight'\] has shape \(97, 48\).*\(97, 32\)"):
+        hub.load_hf_state_dict(model, hf_gpt2(n_embd=48).state_dict())
+    with pytest.raises(ValueError, match=r"has key 'transformer\.h\.2\.ln_1\.weight'.*num_layers=2"):
+        hub.load_hf_state_dict(model, hf_gpt2(n_layer=3).state_dict())
+    llama = hub.from_hf(hf_llama())
+    with pytest.raises(ValueError, match=r"k_proj\.weight'\] has shape \(32, 32\).*\(16, 32\)"):
+        hub.load_hf_state_dict(llama, hf_llama(num_key_value_heads=4).state_dict())
+
+
+def test_options_the_library_lacks_are_refused_by_name():
+    with pytest.raises(ValueError, match="scale_attn_by_inverse_layer_idx"):
+        hub.config_from_hf(hf_gpt2(scale_attn_by_inverse_layer_idx=True).config)
+    with pytest.raises(ValueError, match="rope_parameters"):
+        hub.config_from_hf({"model_type": "llama", "rope_parameters": {"rope_type": "llama3", "rope_theta": 5e5}})
+    with pytest.raises(ValueError, match="hidden_act"):
+        hub.config_from_hf(hf_bert(hidden_act="relu").config)
+    with pytest.raises(ValueError, match=r"GPTConfig\.positions must be 'learned'"):
+        hub.to_hf(GPT(GPTConfig(vocab_size=VOCAB)))
+    with pytest.raises(ValueError, match="model_type must be one of"):
+        hub.config_from_hf({"model_type": "mamba"})
+
+
+# ------------------------------------------------------------------------------------------- checkpoints
+
+
+def test_a_checkpoint_saved_from_the_base_model_loads():
+    """``gpt2``'s ``model.safetensors`` has no ``transformer.`` prefix and no ``lm_head.weight`` (tied)."""
+    hf_model = hf_gpt2()
+    bare = {k.removeprefix("transformer."): v for k, v in hf_model.state_dict().items() if k != "lm_head.weight"}
+    model = hub.load_hf_state_dict(GPT(hub.config_from_hf(hf_model.config)), bare).eval()
+    decoder_logits_agree(hf_model, model, F32)
+
+
+def test_hf_state_dict_is_hugging_faces_layout():
+    hf_model = hf_gpt2()
+    exported = hub.hf_state_dict(hub.from_hf(hf_model))
+    expected = hf_model.state_dict()
+    assert exported.keys() == expected.keys()
+    for key, tensor in expected.items():
+        assert torch.equal(exported[key], tensor), key
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+def test_from_pretrained_reads_a_local_folder(tmp_path, family):
+    hf_model = {"gpt2": hf_gpt2, "llama": hf_llama, "bert": hf_bert}[family]()
+    hf_model.save_pretrained(tmp_path)
+    model_class = {"gpt2": GPT, "llama": Llama, "bert": Bert}[family]
+    model = model_class.from_pretrained(str(tmp_path))
+    assert not model.training
+    ids, _ = batch(lengths=(7, 7))
+    torch.testing.assert_close(model(ids), hf_model(ids).logits, **F32)
+    other = GPT if model_class is not GPT else Llama
+    with pytest.raises(ValueError, match=f"not a {other.__name__}"):
+        other.from_pretrained(str(tmp_path))
+
+
+def test_from_pretrained_offline_says_so_in_one_sentence(monkeypatch):
+    import huggingface_hub
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(OSError, match=r"Could not download 'gpt2'.*chapters do not need it.*pass its folder"):
+        GPT.from_pretrained("gpt2")
