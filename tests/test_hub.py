@@ -1,10 +1,10 @@
-"""The library's GPT, Llama and BERT are Hugging Face's GPT-2, Llama and BERT (transformer_lib.models.hub).
+"""The library's GPT, Llama, BERT and T5 are Hugging Face's (transformer_lib.models.hub).
 
 Tiny random configs of Hugging Face's own modules, built locally (no download, no network): every
 weight randomised (LayerNorms too, so a misplaced weight cannot hide behind ones and zeros), converted
 into the library's model and back, and the logits compared with ``torch.testing.assert_close``:
-float32 to 1e-5 (absolute and relative), float64 to 1e-10 (Llama's to 1e-5: Hugging Face's computes
-its norms and rotations in float32 even in float64). Greedy generation gives the same 20 tokens.
+float32 to 1e-5 (absolute and relative), float64 to 1e-10 (Llama's and T5's to 1e-5: Hugging Face's
+compute their norms, and Llama's rotations, in float32 even in float64). Greedy generation gives the same 20 tokens.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from transformer_lib.models import hub
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
+from transformer_lib.models.t5 import T5, T5Config
 
 transformers.logging.set_verbosity_error()
 
@@ -55,6 +56,26 @@ def hf_bert(**overrides) -> transformers.BertForMaskedLM:
     kwargs = {"vocab_size": VOCAB, "max_position_embeddings": MAX_LEN, "hidden_size": 32, "intermediate_size": 48}
     kwargs |= {"num_hidden_layers": 2, "num_attention_heads": 4, "pad_token_id": 0} | overrides
     return randomised(transformers.BertForMaskedLM(transformers.BertConfig(**kwargs)))
+
+
+def hf_t5(**overrides) -> transformers.T5ForConditionalGeneration:
+    """T5 v1.0 (ReLU, tied and scaled head) unless overridden; few buckets and a short maximum distance, so
+    that the test's lengths reach the logarithmic buckets and the shared last one."""
+    kwargs = {"vocab_size": VOCAB, "d_model": 32, "d_kv": 8, "d_ff": 48, "num_layers": 2, "num_heads": 4}
+    kwargs |= {"relative_attention_num_buckets": 8, "relative_attention_max_distance": 12, "n_positions": MAX_LEN}
+    kwargs |= {"pad_token_id": 0, "decoder_start_token_id": 0, "eos_token_id": 1} | overrides
+    model = randomised(transformers.T5ForConditionalGeneration(transformers.T5Config(**kwargs)))
+    # T5 does not divide its scores by sqrt(d_k): it initialises the query weights that much smaller
+    # instead. Without that, random scores are so large that float32 rounding shows at 1e-5.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".q.weight"):
+                p.mul_(model.config.d_kv**-0.5)
+    return model
+
+
+# T5 v1.1 / Flan-T5: gated GELU, an untied head, heads narrower than d_model / num_heads (6 x 8 < 32)
+T5_V11 = {"feed_forward_proj": "gated-gelu", "tie_word_embeddings": False, "num_heads": 6, "num_decoder_layers": 3}
 
 
 def batch(seed: int = 1, lengths: tuple[int, ...] = (12, 9, 5)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,13 +204,16 @@ def test_gpt2_small_on_the_meta_device_has_hugging_faces_124m_parameters():
 
 
 def test_config_round_trip():
-    for config in (
-        GPTConfig.gpt2(vocab_size=VOCAB, d_model=32, num_heads=4, num_layers=2, d_ff=64, max_len=MAX_LEN),
+    tiny = {"vocab_size": VOCAB, "d_model": 32, "num_heads": 4, "d_ff": 64, "max_len": MAX_LEN}
+    configs = [
+        GPTConfig.gpt2(**tiny, num_layers=2),
         LlamaConfig(vocab_size=VOCAB, rope_base=5e5, norm_eps=1e-5, tie_embeddings=True),
-        BertConfig.bert(vocab_size=VOCAB, d_model=32, num_heads=4, num_layers=2, d_ff=64, max_len=MAX_LEN),
-    ):
-        kwargs = hub.hf_config(config)
-        assert hub.config_from_hf(kwargs) == config
+        BertConfig.bert(**tiny, num_layers=2),
+        T5Config.t5(**tiny),
+        T5Config.t5(**tiny, head_dim=16, activation="gated-gelu", tie_embeddings=False, bos_id=3),
+    ]
+    for config in configs:
+        assert hub.config_from_hf(hub.hf_config(config)) == config
 
 
 # ------------------------------------------------------------------------------------------- errors
@@ -207,7 +231,7 @@ def test_a_state_dict_of_another_size_names_the_key():
     model = GPT(hub.config_from_hf(hf_gpt2().config))
     with pytest.raises(ValueError, match=r"state_dict\['transformer\.wte\.weight'\] has shape \(97, 48\).*\(97, 32\)"):
         hub.load_hf_state_dict(model, hf_gpt2(n_embd=48).state_dict())
-    with pytest.raises(ValueError, match=r"has key 'transformer\.h\.2\.ln_1\.weight'.*num_layers=2"):
+    with pytest.raises(ValueError, match=r"has key 'transformer\.h\.2\.ln_1\.weight'.*its 2 layers"):
         hub.load_hf_state_dict(model, hf_gpt2(n_layer=3).state_dict())
     llama = hub.from_hf(hf_llama())
     with pytest.raises(ValueError, match=r"k_proj\.weight'\] has shape \(32, 32\).*\(16, 32\)"):
@@ -247,15 +271,18 @@ def test_hf_state_dict_is_hugging_faces_layout():
         assert torch.equal(exported[key], tensor), key
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bert", "t5"])
 def test_from_pretrained_reads_a_local_folder(tmp_path, family):
-    hf_model = {"gpt2": hf_gpt2, "llama": hf_llama, "bert": hf_bert}[family]()
+    hf_model = {"gpt2": hf_gpt2, "llama": hf_llama, "bert": hf_bert, "t5": hf_t5}[family]()
     hf_model.save_pretrained(tmp_path)
-    model_class = {"gpt2": GPT, "llama": Llama, "bert": Bert}[family]
+    model_class = {"gpt2": GPT, "llama": Llama, "bert": Bert, "t5": T5}[family]
     model = model_class.from_pretrained(str(tmp_path))
     assert not model.training
     ids, _ = batch(lengths=(7, 7))
-    torch.testing.assert_close(model(ids), hf_model(ids).logits, **F32)
+    if family == "t5":
+        torch.testing.assert_close(model(ids, ids), hf_model(input_ids=ids, decoder_input_ids=ids).logits, **F32)
+    else:
+        torch.testing.assert_close(model(ids), hf_model(ids).logits, **F32)
     other = GPT if model_class is not GPT else Llama
     with pytest.raises(ValueError, match=f"not a {other.__name__}"):
         other.from_pretrained(str(tmp_path))
@@ -270,3 +297,111 @@ def test_from_pretrained_offline_says_so_in_one_sentence(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(OSError, match=r"Could not download 'gpt2'.*chapters do not need it.*pass its folder"):
         GPT.from_pretrained("gpt2")
+
+
+# ------------------------------------------------------------------------------------------- T5
+
+
+def t5_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded sources (20, 14 and 6 tokens), their mask, and decoder inputs from the start token."""
+    src, real = batch(lengths=(20, 14, 6))
+    tgt = batch(seed=2, lengths=(16, 16, 16))[0]
+    tgt[:, 0] = 0  # T5's decoder starts from the padding id
+    return src, real, tgt
+
+
+def t5_logits_agree(hf_model, ours, tol) -> None:
+    src, real, tgt = t5_batch()
+    expected = hf_model(input_ids=src, attention_mask=real.long(), decoder_input_ids=tgt).logits
+    torch.testing.assert_close(ours(src, tgt), expected, **tol)
+
+
+@pytest.mark.parametrize("version", ["v1.0", "v1.1"])
+def test_t5_logits_equal_hugging_face(version):
+    hf_model = hf_t5(**(T5_V11 if version == "v1.1" else {}))
+    ours = hub.from_hf(hf_model)
+    assert type(ours) is T5
+    assert ours.config.tie_embeddings == (version == "v1.0")
+    t5_logits_agree(hf_model, ours, F32)
+    # Hugging Face's T5 computes its norms' mean square in float32 even in float64, as its Llama does
+    t5_logits_agree(hf_model.double(), hub.from_hf(hf_model), F32)
+
+
+def test_t5_converted_to_hugging_face():
+    # transformers 5 ties T5's head to the embedding whatever the config says (an untied v1.1 head would
+    # be overwritten by the embedding on their side): the tied T5 v1.0 goes their way
+    ours = randomised(hub.from_hf(hf_t5()), seed=5)
+    t5_logits_agree(hub.to_hf(ours), ours, F32)
+
+
+def test_t5_relative_position_buckets_are_hugging_faces():
+    from transformers.models.t5.modeling_t5 import T5Attention
+
+    ours = hub.from_hf(hf_t5())
+    distance = torch.arange(-40, 41)
+    for bidirectional, bias in ((True, ours.encoder.relative_bias), (False, ours.decoder.relative_bias)):
+        expected = T5Attention._relative_position_bucket(distance, bidirectional, 8, 12)
+        assert torch.equal(bias.bucket(distance), expected)
+
+
+def test_t5_the_options_matter():
+    """Relative positions, the head's scale, unscaled scores: without each, T5's logits differ."""
+    hf_model = hf_t5()
+    src, real, tgt = t5_batch()
+    expected = hf_model(input_ids=src, attention_mask=real.long(), decoder_input_ids=tgt).logits
+    ours = hub.from_hf(hf_model)
+    with torch.no_grad():
+        ours.encoder.relative_bias.bias.weight.zero_()
+    assert not torch.allclose(ours(src, tgt), expected, atol=1e-4)
+    ours = hub.from_hf(hf_model)
+    ours.lm_head.scale = 1.0
+    assert not torch.allclose(ours(src, tgt), expected, atol=1e-4)
+    ours = hub.from_hf(hf_model)
+    ours.encoder.layers[0].self_attn.scale = None
+    assert not torch.allclose(ours(src, tgt), expected, atol=1e-4)
+
+
+def test_t5_padding_masks_behave_the_same():
+    """A source's padding changes none of its logits: our mask (from the padding id) hides what Hugging
+    Face's attention mask hides, in the encoder and in the cross-attention."""
+    hf_model = hf_t5()
+    ours = hub.from_hf(hf_model)
+    src, _, tgt = t5_batch()
+    short = src[2:, :6]  # the last source (6 tokens) without its padding
+    torch.testing.assert_close(ours(src, tgt)[2:], ours(short, tgt[2:]), **F32)
+    torch.testing.assert_close(ours(short, tgt[2:]), hf_model(input_ids=short, decoder_input_ids=tgt[2:]).logits, **F32)
+
+
+@pytest.mark.parametrize("version", ["v1.0", "v1.1"])
+def test_t5_greedy_generation_gives_hugging_faces_tokens(version):
+    # transformers 5.23's generate fails with more decoder than encoder layers: the same number here
+    hf_model = hf_t5(**({**T5_V11, "num_decoder_layers": 2} if version == "v1.1" else {}))
+    hf_model.generation_config.eos_token_id = None
+    ours = hub.from_hf(hf_model)
+    src, real, _ = t5_batch()
+    expected = hf_model.generate(src, attention_mask=real.long(), max_new_tokens=20, do_sample=False)
+    got = ours.generate(src, 20)
+    assert got.shape == (3, 21)
+    assert torch.equal(got, expected)
+
+
+def test_t5_parameter_counts_and_errors():
+    # tied: transformers 5 ties T5's head whatever the config says, so an untied v1.1 head has no count there
+    hf_model = hf_t5(**{**T5_V11, "tie_word_embeddings": True})
+    ours = hub.from_hf(hf_model)
+    assert sum(p.numel() for p in ours.parameters()) == hf_model.num_parameters()
+    assert ours.parameter_counts()["total"] == hf_model.num_parameters()
+    with pytest.raises(ValueError, match=r"no key 'encoder\.block\.0\.layer\.1\.DenseReluDense\.wi_0\.weight'"):
+        # a v1.0 checkpoint (wi) into a v1.1 model (wi_0, wi_1)
+        hub.load_hf_state_dict(ours, hf_t5(num_heads=6, num_decoder_layers=3).state_dict())
+    with pytest.raises(ValueError, match=r"no key 'shared\.weight': not a T5 checkpoint"):
+        hub.load_hf_state_dict(ours, hf_gpt2().state_dict())
+    with pytest.raises(ValueError, match=r"relative_attention must be True"):
+        hub.to_hf(T5(T5Config(vocab_size=VOCAB)))
+
+
+def test_t5_small_shape_has_hugging_faces_parameter_count():
+    with torch.device("meta"):
+        ours = T5(T5Config.t5())
+        theirs = transformers.T5ForConditionalGeneration(transformers.T5Config())
+    assert sum(p.numel() for p in ours.parameters()) == theirs.num_parameters() == 60_506_624

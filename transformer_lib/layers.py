@@ -8,6 +8,7 @@ Every ``forward`` checks its inputs when a reader calls it; the library's own bl
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -127,17 +128,18 @@ class FeedForward(nn.Module):
         dropout: dropout after the activation.
         activation: ``"relu"`` (the paper), ``"gelu"`` (BERT's exact GELU, with erf) or ``"gelu_tanh"``
             (GPT-2's tanh approximation of it, Hugging Face's ``gelu_new``).
+        bias: whether the two linear maps have biases (T5's have none).
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", *, bias: bool = True):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.d_model, self.activation_name = d_model, activation
-        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
         self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
         """``(..., d_model)`` -> ``(..., d_model)``; ``checked=True``: the caller has checked ``x``."""
@@ -174,6 +176,13 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
+# The gates of the gated feed-forward networks (functions, not modules: a model's printout stays the same)
+GATE_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "silu": nn.functional.silu,
+    "gelu_tanh": functools.partial(nn.functional.gelu, approximate="tanh"),
+}
+
+
 class SwiGLU(nn.Module):
     """The gated feed-forward network of Llama-style decoders (Shazeer, 2020).
 
@@ -181,12 +190,17 @@ class SwiGLU(nn.Module):
     input, element by element. Three ``d_model x d_ff`` matrices and no biases, so ``d_ff`` about 2/3
     of a :class:`FeedForward`'s has the same number of parameters.
 
+    ``activation``: the gate's, ``"silu"`` (SwiGLU, Llama) or ``"gelu_tanh"``: GEGLU, the "gated-gelu"
+    feed-forward of T5 v1.1 and Flan-T5.
+
     ``(..., d_model)`` -> same shape.
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, *, activation: str = "silu"):
         super().__init__()
-        self.d_model = d_model
+        if activation not in GATE_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(GATE_ACTIVATIONS)}, got {activation!r}")
+        self.d_model, self.activation = d_model, GATE_ACTIVATIONS[activation]
         self.w_gate = nn.Linear(d_model, d_ff, bias=False)
         self.w_up = nn.Linear(d_model, d_ff, bias=False)
         self.w_down = nn.Linear(d_ff, d_model, bias=False)
@@ -197,7 +211,7 @@ class SwiGLU(nn.Module):
         if not checked:
             check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
             check_same_dtype("x", x, "the module's weights", self.w_gate.weight)
-        return self.w_down(self.dropout(nn.functional.silu(self.w_gate(x)) * self.w_up(x)))
+        return self.w_down(self.dropout(self.activation(self.w_gate(x)) * self.w_up(x)))
 
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
@@ -267,6 +281,19 @@ class LearnedPositions(nn.Module):
         return self.weight[start : start + seq]
 
 
+class NoPositions(nn.Module):
+    """No position vector, for a model whose attention sees positions itself (T5's relative position
+    bias): :class:`Embeddings` adds nothing and applies ``dropout``."""
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+
+    def encoding(self, start: int, seq: int) -> torch.Tensor:
+        """A zero that broadcasts over ``(seq, d_model)`` (in any dtype, on any device)."""
+        return torch.zeros(())
+
+
 class Embeddings(nn.Module):
     """Token embedding scaled by ``sqrt(d_model)`` plus the sinusoidal positional encoding (by default).
 
@@ -280,7 +307,7 @@ class Embeddings(nn.Module):
     Options (keyword-only) for the models that embed otherwise:
 
     * ``positions="learned"``: a :class:`LearnedPositions` table instead of the sinusoidal encoding
-      (GPT-2, BERT);
+      (GPT-2, BERT); ``positions="none"``: no position vector (:class:`NoPositions`; T5);
     * ``scale=False``: no ``sqrt(d_model)`` factor (GPT-2 and BERT add the token and position vectors as
       they are);
     * ``type_vocab_size > 0``: BERT's token-type (segment) embeddings, ``token_type`` ``(types, d_model)``,
@@ -302,7 +329,7 @@ class Embeddings(nn.Module):
         norm_eps: float = 1e-5,
     ):
         super().__init__()
-        position_classes = {"sinusoidal": PositionalEncoding, "learned": LearnedPositions}
+        position_classes = {"sinusoidal": PositionalEncoding, "learned": LearnedPositions, "none": NoPositions}
         if positions not in position_classes:
             raise ValueError(f"positions must be one of {sorted(position_classes)}, got {positions!r}")
         self.d_model, self.max_len, self.scale = d_model, max_len, scale

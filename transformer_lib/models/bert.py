@@ -20,7 +20,7 @@ Heads:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -28,12 +28,15 @@ from torch import nn
 from ..blocks import Encoder
 from ..layers import Embeddings
 from ..tokens import PAD
+from .options import config_repr
 
 
 @dataclass
 class BertConfig:
     """The sizes and options of a :class:`Bert`. The defaults are the book's small BERT-like model; the
     options after ``num_classes`` make it BERT (:meth:`bert` sets them)."""
+
+    __repr__ = config_repr
 
     vocab_size: int
     d_model: int = 64
@@ -46,18 +49,18 @@ class BertConfig:
     #: the classification head's classes; 0: no classification head (``BertForMaskedLM`` has none).
     num_classes: int = 2
     #: ``"sinusoidal"`` (the 2017 encoding) or ``"learned"``: a trained ``(max_len, d_model)`` table (BERT).
-    positions: str = "sinusoidal"
+    positions: str = field(default="sinusoidal", repr=False)
     #: multiply the token embeddings by ``sqrt(d_model)`` (the 2017 paper); BERT does not.
-    embed_scale: bool = True
+    embed_scale: bool = field(default=True, repr=False)
     #: the number of token types (segments) with an embedding each; 0: none. BERT: 2 (sentence A and B).
-    type_vocab_size: int = 0
+    type_vocab_size: int = field(default=0, repr=False)
     #: a LayerNorm over the summed embeddings, before the first block (BERT).
-    embedding_norm: bool = False
+    embedding_norm: bool = field(default=False, repr=False)
     #: every LayerNorm's epsilon (BERT: 1e-12).
-    norm_eps: float = 1e-5
+    norm_eps: float = field(default=1e-5, repr=False)
     #: the LM head's last ``nn.Linear`` shares its ``(vocab, d_model)`` weight with the token embedding and
     #: keeps its own bias (BERT).
-    tie_embeddings: bool = False
+    tie_embeddings: bool = field(default=False, repr=False)
 
     @classmethod
     def bert(cls, **sizes) -> BertConfig:

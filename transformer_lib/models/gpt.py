@@ -15,7 +15,7 @@ token at t + 1. Right padding needs no mask here: a real token never sees a late
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -26,12 +26,15 @@ from ..layers import Embeddings
 from ..multihead import KVCache
 from ..tokens import PAD
 from ..validate import check_caches
+from .options import config_repr
 
 
 @dataclass
 class GPTConfig:
     """The sizes and options of a :class:`GPT`. The defaults are the book's small GPT-like model; the
     options after ``pad_id`` make it GPT-2 (:meth:`gpt2` sets them)."""
+
+    __repr__ = config_repr
 
     vocab_size: int
     d_model: int = 64
@@ -42,16 +45,16 @@ class GPTConfig:
     dropout: float = 0.0
     pad_id: int = PAD
     #: ``"sinusoidal"`` (the 2017 encoding) or ``"learned"``: a trained ``(max_len, d_model)`` table (GPT-2).
-    positions: str = "sinusoidal"
+    positions: str = field(default="sinusoidal", repr=False)
     #: multiply the token embeddings by ``sqrt(d_model)`` (the 2017 paper); GPT-2 does not.
-    embed_scale: bool = True
+    embed_scale: bool = field(default=True, repr=False)
     #: the feed-forward activation: ``"gelu"`` (exact, with erf) or ``"gelu_tanh"`` (GPT-2's approximation).
-    activation: str = "gelu"
+    activation: str = field(default="gelu", repr=False)
     #: the LayerNorms' epsilon (GPT-2: 1e-5, torch's default).
-    norm_eps: float = 1e-5
+    norm_eps: float = field(default=1e-5, repr=False)
     #: the LM head is the token embedding's ``(vocab, d_model)`` matrix, shared, without a bias (GPT-2);
     #: otherwise a separate ``nn.Linear(d_model, vocab)`` with a bias.
-    tie_embeddings: bool = False
+    tie_embeddings: bool = field(default=False, repr=False)
 
     @classmethod
     def gpt2(cls, **sizes) -> GPTConfig:

@@ -29,6 +29,7 @@ from torch import nn
 from .bert import Bert, BertConfig
 from .gpt import GPT, GPTConfig
 from .llama import Llama, LlamaConfig
+from .t5 import T5, T5Config
 
 Tensors = tuple[torch.Tensor, ...]
 
@@ -374,7 +375,115 @@ BERT = Family(
 )
 
 
-FAMILIES = {"gpt2": GPT2, "llama": LLAMA, "bert": BERT}
+# ---------------------------------------------------------------------------------------------- T5
+
+T5_ACTIVATIONS = {"relu": "relu", "gated-gelu": "gated-gelu", "gelu": "gelu"}
+
+
+def t5_config_from_hf(d: dict) -> T5Config:
+    """A ``T5Config`` (as its ``config.json`` dict) -> :class:`T5Config` with T5's options."""
+    require(d, "feed_forward_proj", T5_ACTIVATIONS)
+    heads, d_kv = d["num_heads"], d["d_kv"]
+    # transformers 5 keeps the head tied and records in scale_decoder_outputs what tie_word_embeddings was
+    # (and still is, in the config.json of a checkpoint): T5 v1.0's tied and scaled head, or v1.1's own
+    tied = d.get("scale_decoder_outputs", d.get("tie_word_embeddings", True))
+    return T5Config.t5(
+        vocab_size=d["vocab_size"],
+        d_model=d["d_model"],
+        num_heads=heads,
+        head_dim=None if heads * d_kv == d["d_model"] else d_kv,
+        num_encoder_layers=d["num_layers"],
+        num_decoder_layers=d.get("num_decoder_layers") or d["num_layers"],
+        d_ff=d["d_ff"],
+        # T5 has no longest sequence (its positions are relative); its checkpoints were trained on 512
+        max_len=d.get("n_positions", 512),
+        dropout=d.get("dropout_rate", 0.0),
+        relative_buckets=d.get("relative_attention_num_buckets", 32),
+        relative_max_distance=d.get("relative_attention_max_distance", 128),
+        activation=T5_ACTIVATIONS[d.get("feed_forward_proj", "relu")],
+        norm_eps=d.get("layer_norm_epsilon", 1e-6),
+        tie_embeddings=tied,
+        pad_id=d.get("pad_token_id", 0),
+        bos_id=d.get("decoder_start_token_id", d.get("pad_token_id", 0)),
+    )
+
+
+def t5_hf_config(c: T5Config) -> dict:
+    """:class:`T5Config` -> the keyword arguments of ``transformers.T5Config``."""
+    require_ours(c, "relative_attention", True)
+    return {
+        "model_type": "t5",
+        "vocab_size": c.vocab_size,
+        "d_model": c.d_model,
+        "num_heads": c.num_heads,
+        "d_kv": c.head_dim or c.d_model // c.num_heads,
+        "num_layers": c.num_encoder_layers,
+        "num_decoder_layers": c.num_decoder_layers,
+        "d_ff": c.d_ff,
+        "n_positions": c.max_len,
+        "dropout_rate": c.dropout,
+        "relative_attention_num_buckets": c.relative_buckets,
+        "relative_attention_max_distance": c.relative_max_distance,
+        "feed_forward_proj": c.activation,
+        "layer_norm_epsilon": c.norm_eps,
+        "tie_word_embeddings": c.tie_embeddings,
+        "pad_token_id": c.pad_id,
+        "decoder_start_token_id": c.bos_id,
+        "eos_token_id": None,
+    }
+
+
+def t5_rules(c: T5Config) -> list[Rule]:
+    embed = ("embed.token.weight", "lm_head.weight") if c.tie_embeddings else ("embed.token.weight",)
+    rules = [same("shared.weight", *embed)]
+    if c.activation == "gated-gelu":
+        ffn = {"wi_0": "w_gate", "wi_1": "w_up", "wo": "w_down"}
+    else:
+        ffn = {"wi": "linear1", "wo": "linear2"}
+    for stack, num_layers in (("encoder", c.num_encoder_layers), ("decoder", c.num_decoder_layers)):
+        # T5 keeps the relative position bias in the first layer's attention; the others reuse it
+        if num_layers:
+            bias = f"{stack}.block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+            rules.append(same(bias, f"{stack}.relative_bias.bias.weight"))
+        for i in range(num_layers):
+            h, b = f"{stack}.block.{i}.layer.", f"{stack}.layers.{i}."
+            sublayers = [("SelfAttention", "self_attn", "self_norm")]
+            if stack == "decoder":
+                sublayers.append(("EncDecAttention", "cross_attn", "cross_norm"))
+            for j, (theirs, ours, norm) in enumerate(sublayers):
+                for proj, our_proj in (("q", "q_proj"), ("k", "k_proj"), ("v", "v_proj"), ("o", "out_proj")):
+                    rules.append(same(f"{h}{j}.{theirs}.{proj}.weight", f"{b}{ours}.{our_proj}.weight"))
+                rules.append(same(f"{h}{j}.layer_norm.weight", f"{b}{norm}.weight"))
+            j = len(sublayers)
+            rules += [same(f"{h}{j}.DenseReluDense.{k}.weight", f"{b}ffn.{v}.weight") for k, v in ffn.items()]
+            rules.append(same(f"{h}{j}.layer_norm.weight", f"{b}ffn_norm.weight"))
+        rules.append(same(f"{stack}.final_layer_norm.weight", f"{stack}.norm.weight"))
+    if not c.tie_embeddings:
+        rules.append(same("lm_head.weight", "lm_head.weight"))
+    return rules
+
+
+def t5_aliases(c: T5Config) -> dict[str, str]:
+    aliases = {"encoder.embed_tokens.weight": "shared.weight", "decoder.embed_tokens.weight": "shared.weight"}
+    return aliases | ({"lm_head.weight": "shared.weight"} if c.tie_embeddings else {})
+
+
+T5_FAMILY = Family(
+    name="T5",
+    model_class=T5,
+    hf_class="T5ForConditionalGeneration",
+    prefix="",
+    embedding="shared.weight",
+    config_from_hf=t5_config_from_hf,
+    hf_config=t5_hf_config,
+    rules=t5_rules,
+    aliases=t5_aliases,
+    # a relative position bias that old checkpoints kept, unused, in the first cross-attention
+    ignored=("decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight",),
+)
+
+
+FAMILIES = {"gpt2": GPT2, "llama": LLAMA, "bert": BERT, "t5": T5_FAMILY}
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -460,7 +569,7 @@ def load_hf_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor])
         if rule.hf not in state_dict:
             raise ValueError(
                 f"state_dict has no key {rule.hf!r}: not a {family.name} checkpoint ({family.hf_class}) "
-                f"of {num_layers(c)} layers"
+                f"of {layers_of(c)}"
             )
         tensor = state_dict[rule.hf]
         used.add(rule.hf)
@@ -476,7 +585,7 @@ def load_hf_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor])
     if extra:
         raise ValueError(
             f"state_dict has key {extra[0]!r}, which a {family.name} of this config does not have "
-            f"({len(extra)} such keys): another architecture, or more layers than num_layers={num_layers(c)}"
+            f"({len(extra)} such keys): another architecture, or more layers than its {layers_of(c)}"
         )
     model.load_state_dict(new, strict=True)
     return model
@@ -543,8 +652,11 @@ def is_ignored(family: Family, key: str) -> bool:
     return any(key.startswith(p) or key.endswith(p) for p in family.ignored)
 
 
-def num_layers(c: object) -> int:
-    return c.num_layers
+def layers_of(c: object) -> str:
+    """A config's number of layers, in words (T5's: encoder + decoder)."""
+    if isinstance(c, T5Config):
+        return f"{c.num_encoder_layers} + {c.num_decoder_layers} layers"
+    return f"{c.num_layers} layers"
 
 
 # ---------------------------------------------------------------------------------------------- the Hub

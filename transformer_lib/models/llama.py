@@ -24,7 +24,7 @@ token at t + 1 (the causal mask, as in the GPT-like model).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from ..multihead import KVCache, MultiHeadAttention
 from ..rotary import RotaryEmbedding
 from ..tokens import PAD
 from ..validate import check_caches, check_input_ids
+from .options import config_repr
 
 
 @dataclass
@@ -42,6 +43,8 @@ class LlamaConfig:
     """The sizes of a :class:`Llama`. ``d_ff`` is SwiGLU's hidden width: three matrices instead of two,
     so about 2/3 of a GELU network's width gives the same parameter count (2/3 of the GPT-like model's
     256 is 171; the default is the multiple of 16 above it)."""
+
+    __repr__ = config_repr
 
     vocab_size: int
     d_model: int = 64
@@ -59,7 +62,7 @@ class LlamaConfig:
     pad_id: int = PAD
     #: the LM head is the embedding's ``(vocab, d_model)`` matrix, shared (Llama 3.2 1B/3B, SmolLM2); otherwise
     #: its own matrix (Llama 2, Llama 3 8B).
-    tie_embeddings: bool = False
+    tie_embeddings: bool = field(default=False, repr=False)
 
 
 class LlamaBlock(nn.Module):

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..blocks import Decoder, Encoder
 from ..generation import beam_search_from_source, generate_from_source
-from ..layers import Embeddings
+from ..layers import Embeddings, RMSNorm
 from ..multihead import KVCache, MultiHeadAttention
 from ..tokens import BOS, PAD
 from ..validate import check_padding_mask, check_rank, shape_str
@@ -245,17 +245,11 @@ class EncoderDecoder(nn.Module):
             "target embedding": self.tgt_embed,
             "encoder self-attention": [layer.self_attn for layer in self.encoder.layers],
             "encoder feed-forward": [layer.ffn for layer in self.encoder.layers],
-            "encoder layer norms": [
-                *(m.ln for layer in self.encoder.layers for m in (layer.sublayer1, layer.sublayer2)),
-                self.encoder.norm,
-            ],
+            "encoder layer norms": norms(self.encoder),
             "decoder self-attention": [layer.self_attn for layer in self.decoder.layers],
             "decoder cross-attention": [layer.cross_attn for layer in self.decoder.layers],
             "decoder feed-forward": [layer.ffn for layer in self.decoder.layers],
-            "decoder layer norms": [
-                *(m.ln for layer in self.decoder.layers for m in (layer.sublayer1, layer.sublayer2, layer.sublayer3)),
-                self.decoder.norm,
-            ],
+            "decoder layer norms": norms(self.decoder),
             "output projection": self.lm_head,
         }
         counts = {}
@@ -264,6 +258,11 @@ class EncoderDecoder(nn.Module):
             counts[name] = sum(p.numel() for m in mods for p in m.parameters())
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
+
+
+def norms(stack: nn.Module) -> list[nn.Module]:
+    """Every norm of an encoder or decoder stack: LayerNorms, or T5's RMSNorms."""
+    return [m for m in stack.modules() if isinstance(m, nn.LayerNorm | RMSNorm)]
 
 
 class Transformer(EncoderDecoder):
