@@ -10,6 +10,8 @@ compute their norms, and Llama's rotations, in float32 even in float64). Greedy 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -405,3 +407,11 @@ def test_t5_small_shape_has_hugging_faces_parameter_count():
         ours = T5(T5Config.t5())
         theirs = transformers.T5ForConditionalGeneration(transformers.T5Config())
     assert sum(p.numel() for p in ours.parameters()) == theirs.num_parameters() == 60_506_624
+
+
+def test_the_library_does_not_import_transformers():
+    """The converters import ``transformers`` only inside :func:`hub.to_hf`: the library needs none of it."""
+    imported = "sorted(set(sys.modules) & {'transformers', 'safetensors', 'huggingface_hub'})"
+    code = f"import sys, transformer_lib, transformer_lib.models.hub; print({imported})"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
