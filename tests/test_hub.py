@@ -210,6 +210,8 @@ def test_config_round_trip():
     configs = [
         GPTConfig.gpt2(**tiny, num_layers=2),
         LlamaConfig(vocab_size=VOCAB, rope_base=5e5, norm_eps=1e-5, tie_embeddings=True),
+        LlamaConfig(vocab_size=VOCAB, qkv_bias=True),
+        LlamaConfig(vocab_size=VOCAB, head_dim=32, qk_norm=True),
         BertConfig.bert(**tiny, num_layers=2),
         T5Config.t5(**tiny),
         T5Config.t5(**tiny, head_dim=16, activation="gated-gelu", tie_embeddings=False, bos_id=3),
@@ -415,3 +417,40 @@ def test_the_library_does_not_import_transformers():
     code = f"import sys, transformer_lib, transformer_lib.models.hub; print({imported})"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------- Qwen
+
+
+def hf_qwen(version: str, **overrides) -> torch.nn.Module:
+    """Qwen2 (q/k/v biases) or Qwen3 (QK-norm, heads of 16 in d_model 32: 4 x 16 = 64), tied as the small ones."""
+    kwargs = {"vocab_size": VOCAB, "max_position_embeddings": MAX_LEN, "hidden_size": 32, "intermediate_size": 48}
+    kwargs |= {"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-6}
+    kwargs |= {"rope_parameters": {"rope_type": "default", "rope_theta": 1e6}, "tie_word_embeddings": True}
+    kwargs |= {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}
+    if version == "qwen3":
+        kwargs["head_dim"] = 16
+        model = transformers.Qwen3ForCausalLM(transformers.Qwen3Config(**kwargs | overrides))
+    else:
+        model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**kwargs | overrides))
+    return randomised(model)
+
+
+@pytest.mark.parametrize("version", ["qwen2", "qwen3"])
+def test_qwen_is_llama_with_three_options(version):
+    hf_model = hf_qwen(version)
+    ours = hub.from_hf(hf_model)
+    assert type(ours) is Llama
+    assert (ours.config.qkv_bias, ours.config.qk_norm) == (version == "qwen2", version == "qwen3")
+    decoder_logits_agree(hf_model, ours, F32)
+    assert sum(p.numel() for p in ours.parameters()) == hf_model.num_parameters()
+    ours = randomised(ours, seed=5)
+    back = hub.to_hf(ours)
+    assert type(back).__name__ == type(hf_model).__name__
+    decoder_logits_agree(back, ours, F32)
+    hf_model.generation_config.eos_token_id = None
+    prompt = batch(lengths=(6, 6))[0]
+    expected = hf_model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=20, do_sample=False)
+    assert torch.equal(hub.from_hf(hf_model).generate(prompt, 20), expected)
+    with pytest.raises(ValueError, match="use_sliding_window"):
+        hub.config_from_hf(hf_qwen(version, use_sliding_window=True, sliding_window=8).config)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .attention import attention_with_weights, fused_attention
+from .layers import RMSNorm
 from .masks import and_masks
 from .rotary import RotaryEmbedding
 from .validate import (
@@ -83,6 +84,11 @@ class MultiHeadAttention(nn.Module):
             ``num_heads * head_dim`` and back.
         scale: the factor of the scores ``q . k`` (``None``: ``1 / sqrt(d_k)``). T5 uses 1: its
             initialisation puts that factor in the query weights instead.
+        out_bias: whether the output projection has a bias (``None``: as ``bias``). Qwen2 has biases on
+            the query, key and value projections only.
+        qk_norm_eps: QK-norm (Qwen3): each head's query and key go through an
+            :class:`~transformer_lib.layers.RMSNorm` of width ``d_k`` with this epsilon, before the
+            rotation; ``None``: none.
     """
 
     def __init__(
@@ -96,6 +102,8 @@ class MultiHeadAttention(nn.Module):
         rotary: RotaryEmbedding | None = None,
         head_dim: int | None = None,
         scale: float | None = None,
+        out_bias: bool | None = None,
+        qk_norm_eps: float | None = None,
     ):
         super().__init__()
         if d_model <= 0 or num_heads <= 0:
@@ -123,7 +131,11 @@ class MultiHeadAttention(nn.Module):
         self.q_proj = nn.Linear(d_model, num_heads * self.d_k, bias=bias)
         self.k_proj = nn.Linear(d_model, num_kv_heads * self.d_k, bias=bias)
         self.v_proj = nn.Linear(d_model, num_kv_heads * self.d_k, bias=bias)
-        self.out_proj = nn.Linear(num_heads * self.d_k, d_model, bias=bias)
+        self.out_proj = nn.Linear(num_heads * self.d_k, d_model, bias=bias if out_bias is None else out_bias)
+        if qk_norm_eps is not None:
+            self.q_norm, self.k_norm = RMSNorm(self.d_k, qk_norm_eps), RMSNorm(self.d_k, qk_norm_eps)
+        else:
+            self.q_norm = self.k_norm = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, seq, heads * d_k)`` -> ``(batch, heads, seq, d_k)`` (query or key/value heads)."""
@@ -182,6 +194,9 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
         k = self.split_heads(self.k_proj(memory))  # (batch, kv_heads, seq_k - past, d_k)
         v = self.split_heads(self.v_proj(memory))
+        if self.q_norm is not None:
+            # QK-norm bounds the scores however large the projections grow (Qwen3)
+            q, k = self.q_norm(q, checked=True), self.k_norm(k, checked=True)
         if self.rotary is not None:
             # the new positions start after the cached ones; cached keys were rotated when cached
             q, k = self.rotary.rotate(q, start=past), self.rotary.rotate(k, start=past)

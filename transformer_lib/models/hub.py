@@ -18,6 +18,7 @@ imports ``transformers`` until :func:`to_hf` is called: the library does not dep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -188,8 +189,9 @@ GPT2 = Family(
 
 
 def llama_config_from_hf(d: dict) -> LlamaConfig:
-    """A ``LlamaConfig`` (as its ``config.json`` dict) -> :class:`LlamaConfig`."""
+    """A ``LlamaConfig``, ``Qwen2Config`` or ``Qwen3Config`` (as its ``config.json`` dict) -> :class:`LlamaConfig`."""
     require(d, "hidden_act", ("silu",))
+    require(d, "use_sliding_window", (False,))
     require(d, "attention_bias", (False,))
     require(d, "mlp_bias", (False,))
     # older config.json files (SmolLM2's) have rope_theta; transformers 5 writes rope_parameters
@@ -199,12 +201,7 @@ def llama_config_from_hf(d: dict) -> LlamaConfig:
             f"rope_parameters must have rope_type 'default' (our RoPE has no scaling, such as Llama 3.1's "
             f"'llama3'), got {rope}"
         )
-    head_dim = d.get("head_dim") or d["hidden_size"] // d["num_attention_heads"]
-    if head_dim * d["num_attention_heads"] != d["hidden_size"]:
-        raise ValueError(
-            f"head_dim must be hidden_size / num_attention_heads = "
-            f"{d['hidden_size']} / {d['num_attention_heads']}, got {head_dim}"
-        )
+    heads, head_dim = d["num_attention_heads"], d.get("head_dim")
     return LlamaConfig(
         vocab_size=d["vocab_size"],
         d_model=d["hidden_size"],
@@ -218,13 +215,22 @@ def llama_config_from_hf(d: dict) -> LlamaConfig:
         norm_eps=d.get("rms_norm_eps", 1e-6),
         pad_id=pad_or_eos(d),
         tie_embeddings=d.get("tie_word_embeddings", False),
+        head_dim=None if head_dim is None or head_dim * heads == d["hidden_size"] else head_dim,
+        qkv_bias=d.get("model_type") == "qwen2",
+        qk_norm=d.get("model_type") == "qwen3",
     )
 
 
 def llama_hf_config(c: LlamaConfig) -> dict:
-    """:class:`LlamaConfig` -> the keyword arguments of ``transformers.LlamaConfig``."""
+    """:class:`LlamaConfig` -> the keyword arguments of ``transformers.LlamaConfig`` (``Qwen2Config`` with
+    ``qkv_bias``, ``Qwen3Config`` with ``qk_norm``)."""
+    if c.qkv_bias and c.qk_norm:
+        raise ValueError("LlamaConfig.qkv_bias (Qwen2) and qk_norm (Qwen3) have no Hugging Face model together")
+    model_type = "qwen2" if c.qkv_bias else "qwen3" if c.qk_norm else "llama"
     return {
-        "model_type": "llama",
+        "model_type": model_type,
+        "head_dim": c.head_dim or c.d_model // c.num_heads,
+        "use_sliding_window": False,
         "vocab_size": c.vocab_size,
         "hidden_size": c.d_model,
         "num_attention_heads": c.num_heads,
@@ -253,6 +259,8 @@ def llama_rules(c: LlamaConfig) -> list[Rule]:
             same(f"{h}self_attn.k_proj.weight", f"{b}attn.k_proj.weight"),
             same(f"{h}self_attn.v_proj.weight", f"{b}attn.v_proj.weight"),
             same(f"{h}self_attn.o_proj.weight", f"{b}attn.out_proj.weight"),
+            *(same(f"{h}self_attn.{p}_proj.bias", f"{b}attn.{p}_proj.bias") for p in "qkv" if c.qkv_bias),
+            *(same(f"{h}self_attn.{p}_norm.weight", f"{b}attn.{p}_norm.weight") for p in "qk" if c.qk_norm),
             same(f"{h}post_attention_layernorm.weight", f"{b}ffn_norm.weight"),
             same(f"{h}mlp.gate_proj.weight", f"{b}ffn.w_gate.weight"),
             same(f"{h}mlp.up_proj.weight", f"{b}ffn.w_up.weight"),
@@ -483,7 +491,11 @@ T5_FAMILY = Family(
 )
 
 
-FAMILIES = {"gpt2": GPT2, "llama": LLAMA, "bert": BERT, "t5": T5_FAMILY}
+# Qwen2 and Qwen3 are Llama with Llama's weights' names and three options (qkv_bias, qk_norm, head_dim)
+QWEN2 = dataclasses.replace(LLAMA, name="Qwen2", hf_class="Qwen2ForCausalLM")
+QWEN3 = dataclasses.replace(LLAMA, name="Qwen3", hf_class="Qwen3ForCausalLM")
+
+FAMILIES = {"gpt2": GPT2, "llama": LLAMA, "qwen2": QWEN2, "qwen3": QWEN3, "bert": BERT, "t5": T5_FAMILY}
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -522,6 +534,9 @@ def family_of(obj: object) -> Family:
         if model_type not in FAMILIES:
             raise ValueError(f"config model_type must be one of {sorted(FAMILIES)}, got {model_type!r}")
         return FAMILIES[model_type]
+    config = getattr(obj, "config", obj)
+    if isinstance(config, LlamaConfig):
+        return QWEN2 if config.qkv_bias else QWEN3 if config.qk_norm else LLAMA
     for family in FAMILIES.values():
         if isinstance(obj, family.model_class | family.model_class.config_class):
             return family

@@ -16,7 +16,8 @@ made after 2020, each a library module:
   ``num_kv_heads < num_heads``: the KV cache shrinks by ``num_heads / num_kv_heads``;
 
 and no biases in any linear map. With the sizes and options of a checkpoint it is Hugging Face's
-``LlamaForCausalLM`` (:mod:`transformer_lib.models.hub` converts the weights both ways).
+``LlamaForCausalLM`` (:mod:`transformer_lib.models.hub` converts the weights both ways); three more
+options make it Qwen2's and Qwen3's ``Qwen2ForCausalLM`` and ``Qwen3ForCausalLM``.
 
 Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``; the logits at position t score the
 token at t + 1 (the causal mask, as in the GPT-like model).
@@ -63,6 +64,12 @@ class LlamaConfig:
     #: the LM head is the embedding's ``(vocab, d_model)`` matrix, shared (Llama 3.2 1B/3B, SmolLM2); otherwise
     #: its own matrix (Llama 2, Llama 3 8B).
     tie_embeddings: bool = field(default=False, repr=False)
+    #: a head's width; ``None``: ``d_model / num_heads``. Qwen3 sets it apart (0.6B: 16 heads of 128 in 1024).
+    head_dim: int | None = field(default=None, repr=False)
+    #: biases on the query, key and value projections, none on the output (Qwen2).
+    qkv_bias: bool = field(default=False, repr=False)
+    #: QK-norm: an RMSNorm over each head's query and key before the rotation (Qwen3).
+    qk_norm: bool = field(default=False, repr=False)
 
 
 class LlamaBlock(nn.Module):
@@ -78,11 +85,23 @@ class LlamaBlock(nn.Module):
         rotary: RotaryEmbedding,
         dropout: float = 0.0,
         norm_eps: float = 1e-6,
+        *,
+        head_dim: int | None = None,
+        qkv_bias: bool = False,
+        qk_norm: bool = False,
     ):
         super().__init__()
         self.attn_norm = RMSNorm(d_model, norm_eps)
         self.attn = MultiHeadAttention(
-            d_model, num_heads, dropout, bias=False, num_kv_heads=num_kv_heads, rotary=rotary
+            d_model,
+            num_heads,
+            dropout,
+            bias=qkv_bias,
+            num_kv_heads=num_kv_heads,
+            rotary=rotary,
+            head_dim=head_dim,
+            out_bias=False,
+            qk_norm_eps=norm_eps if qk_norm else None,
         )
         self.ffn_norm = RMSNorm(d_model, norm_eps)
         self.ffn = SwiGLU(d_model, d_ff, dropout)
@@ -119,9 +138,10 @@ class Llama(CausalLM):
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.d_model)
         # one table of rotations, shared by every layer's attention
-        self.rotary = RotaryEmbedding(c.d_model // c.num_heads, c.max_len, c.rope_base)
+        self.rotary = RotaryEmbedding(c.head_dim or c.d_model // c.num_heads, c.max_len, c.rope_base)
+        options = {"head_dim": c.head_dim, "qkv_bias": c.qkv_bias, "qk_norm": c.qk_norm}
         self.blocks = nn.ModuleList(
-            LlamaBlock(c.d_model, c.num_heads, c.num_kv_heads, c.d_ff, self.rotary, c.dropout, c.norm_eps)
+            LlamaBlock(c.d_model, c.num_heads, c.num_kv_heads, c.d_ff, self.rotary, c.dropout, c.norm_eps, **options)
             for _ in range(c.num_layers)
         )
         self.norm = RMSNorm(c.d_model, c.norm_eps)
