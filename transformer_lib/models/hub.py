@@ -1,8 +1,17 @@
 """Hugging Face's checkpoints in the library's models, and the library's models in Hugging Face's.
 
-The library's GPT, Llama and BERT, configured with a checkpoint's options, compute what Hugging Face's
-``GPT2LMHeadModel``, ``LlamaForCausalLM`` and ``BertForMaskedLM`` compute: only the names and layouts
-of the weights differ. This module maps them, both ways, from one table per family (so the two
+The library's models, configured with a checkpoint's options, compute what Hugging Face's compute:
+
+* :class:`~transformer_lib.models.gpt.GPT` (:meth:`~transformer_lib.models.gpt.GPTConfig.gpt2`) is
+  ``GPT2LMHeadModel``;
+* :class:`~transformer_lib.models.llama.Llama` is ``LlamaForCausalLM``, and with ``qkv_bias`` or
+  ``qk_norm`` ``Qwen2ForCausalLM`` or ``Qwen3ForCausalLM``;
+* :class:`~transformer_lib.models.bert.Bert` (:meth:`~transformer_lib.models.bert.BertConfig.bert`) is
+  ``BertForMaskedLM``;
+* :class:`~transformer_lib.models.t5.T5` (:meth:`~transformer_lib.models.t5.T5Config.t5`) is
+  ``T5ForConditionalGeneration``, T5 v1.0 or v1.1 / Flan-T5.
+
+Only the names and layouts of the weights differ. This module maps them, both ways, from one table per family (so the two
 directions cannot disagree):
 
 * :func:`from_hf`: a Hugging Face model object -> the library's model with the same weights;
