@@ -11,8 +11,8 @@ The library's models, configured with a checkpoint's options, compute what Huggi
 * :class:`~transformer_lib.models.t5.T5` (:meth:`~transformer_lib.models.t5.T5Config.t5`) is
   ``T5ForConditionalGeneration``, T5 v1.0 or v1.1 / Flan-T5.
 
-Only the names and layouts of the weights differ. This module maps them, both ways, from one table per family (so the two
-directions cannot disagree):
+Only the names and layouts of the weights differ. This module maps them, both ways, from one table per
+family (so the two directions cannot disagree):
 
 * :func:`from_hf`: a Hugging Face model object -> the library's model with the same weights;
 * :func:`to_hf`: the library's model -> a Hugging Face model object (needs ``transformers``);
@@ -587,6 +587,10 @@ def load_hf_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor])
     family = family_of(model)
     c = model.config
     state_dict = normalise_keys(family, state_dict)
+    for alias, source in family.aliases(c).items():
+        # a checkpoint may keep a tied tensor under its other name only (BERT's decoder bias)
+        if source not in state_dict and alias in state_dict:
+            state_dict[source] = state_dict[alias]
     ours = model.state_dict()
     new, used = {}, set()
     for rule in family.rules(c):
