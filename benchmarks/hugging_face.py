@@ -16,9 +16,9 @@ import torch
 import transformers
 
 import transformer_lib as tl
-from transformer_lib.cost import median_seconds
 from transformer_lib.models import hub
 from transformer_lib.models.gpt import GPT, GPTConfig
+from transformer_lib.tools.cost import median_seconds
 
 
 def main(argv: list[str] | None = None) -> None:

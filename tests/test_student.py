@@ -21,8 +21,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager
-from kernels import unix_socket_manager
 from nbclient import NotebookClient
+
+from tests.kernels import unix_socket_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -154,7 +155,7 @@ def literal(node: ast.AST) -> bool:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_checks_do_not_show_the_answer(path):
     """A check cell sits right under its exercise on the site and in every student copy: it must not
-    define the reference answer (those live in the library, `transformer_lib.references`) nor write
+    define the reference answer (those live in the library, `transformer_lib.tools.references`) nor write
     the expected value out (`check_value(x, 513)`)."""
     nb = nbformat.read(path, as_version=4)
     for cell in (c for c in nb.cells if is_check(c)):

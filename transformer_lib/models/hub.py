@@ -587,10 +587,6 @@ def load_hf_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor])
     family = family_of(model)
     c = model.config
     state_dict = normalise_keys(family, state_dict)
-    for alias, source in family.aliases(c).items():
-        # a checkpoint may keep a tied tensor under its other name only (BERT's decoder bias)
-        if source not in state_dict and alias in state_dict:
-            state_dict[source] = state_dict[alias]
     ours = model.state_dict()
     new, used = {}, set()
     for rule in family.rules(c):

@@ -8,7 +8,7 @@ Three masks, one per attention (boolean, ``True`` = may attend):
 * cross-attention (decoder queries, encoder keys): the source padding mask.
 
 The encoder and decoder share one embedding table (as T5 does). By default they are the library's
-:class:`~transformer_lib.blocks.Encoder` and :class:`~transformer_lib.blocks.Decoder`, pre-norm with
+:class:`~transformer_lib.nn.blocks.Encoder` and :class:`~transformer_lib.nn.blocks.Decoder`, pre-norm with
 GELU, and positions come from the library's sinusoidal encoding: the book's T5-like model.
 
 With ``relative_attention=True`` they are T5's own stacks, :class:`T5Encoder` and :class:`T5Decoder`
@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..blocks import Decoder, Encoder
-from ..layers import Embeddings, FeedForward, RMSNorm, SwiGLU
-from ..multihead import KVCache, MultiHeadAttention
-from ..tokens import BOS, PAD
-from ..validate import check_caches
+from .._validate import check_caches
+from ..data.tokens import BOS, PAD
+from ..nn.blocks import Decoder, Encoder
+from ..nn.layers import Embeddings, FeedForward, RMSNorm, SwiGLU
+from ..nn.multihead import Caches, KVCache, MultiHeadAttention
 from .options import config_repr
 from .transformer import EncoderDecoder
 
@@ -72,7 +72,7 @@ class T5Config:
     #: ``d_model`` 512. With ``relative_attention`` only.
     head_dim: int | None = field(default=None, repr=False)
     #: the feed-forward network: ``"gelu"``, ``"relu"`` (T5 v1.0) or, with ``relative_attention``,
-    #: ``"gated-gelu"`` (T5 v1.1, Flan-T5: :class:`~transformer_lib.layers.SwiGLU` with a tanh-GELU gate).
+    #: ``"gated-gelu"`` (T5 v1.1, Flan-T5: :class:`~transformer_lib.nn.layers.SwiGLU` with a tanh-GELU gate).
     activation: str = field(default="gelu", repr=False)
     #: the norms' epsilon (T5: 1e-6).
     norm_eps: float = field(default=1e-5, repr=False)
@@ -188,7 +188,7 @@ class T5Layer(nn.Module):
 class T5Encoder(nn.Module):
     """T5's encoder stack: :class:`T5Layer` s sharing one bidirectional :class:`RelativePositionBias`
     (only the first layer has one in T5's checkpoints; the others reuse its bias), a final RMSNorm,
-    dropout. The interface of :class:`~transformer_lib.blocks.Encoder`."""
+    dropout. The interface of :class:`~transformer_lib.nn.blocks.Encoder`."""
 
     def __init__(self, c: T5Config):
         super().__init__()
@@ -216,7 +216,7 @@ class T5Encoder(nn.Module):
 class T5Decoder(nn.Module):
     """T5's decoder stack: :class:`T5Layer` s with cross-attention sharing one causal
     :class:`RelativePositionBias`, a final RMSNorm, dropout. The interface of
-    :class:`~transformer_lib.blocks.Decoder`, ``new_caches`` included."""
+    :class:`~transformer_lib.nn.blocks.Decoder`, ``new_caches`` included."""
 
     def __init__(self, c: T5Config):
         super().__init__()
@@ -234,7 +234,7 @@ class T5Decoder(nn.Module):
         tgt_padding_mask: torch.Tensor | None = None,
         src_padding_mask: torch.Tensor | None = None,
         *,
-        caches: list[KVCache] | None = None,
+        caches: Caches | None = None,
         checked: bool = False,
     ) -> torch.Tensor:
         """``(batch, seq_t, d_model)`` and memory ``(batch, seq_s, d_model)`` -> ``(batch, seq_t, d_model)``.
@@ -242,7 +242,7 @@ class T5Decoder(nn.Module):
         With ``caches`` (:meth:`new_caches`), ``x`` holds the positions after the cached ones, and their
         position biases start there.
         """
-        past = 0 if caches is None else len(caches[0])
+        past = 0 if caches is None else caches.seq_len
         if not checked:
             check_caches(caches, len(self.layers))
             if len(self.layers):
@@ -256,9 +256,9 @@ class T5Decoder(nn.Module):
             x = layer(x, bias, tgt_padding_mask, memory=memory, src_padding_mask=src_padding_mask, cache=cache)
         return self.dropout(self.norm(x, checked=True))
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`~transformer_lib.multihead.KVCache` per layer."""
-        return [KVCache() for _ in self.layers]
+    def new_caches(self) -> Caches:
+        """Empty :class:`~transformer_lib.nn.multihead.Caches`, one per layer."""
+        return Caches(len(self.layers))
 
 
 class TiedHead(nn.Module):

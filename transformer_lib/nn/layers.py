@@ -3,7 +3,7 @@ feed-forward network, and the sinusoidal positional encoding; and the modern dec
 SwiGLU feed-forward network.
 
 Every ``forward`` checks its inputs when a reader calls it; the library's own blocks pass
-``checked=True``, having checked the inputs once at their door (see :mod:`transformer_lib.validate`).
+``checked=True``, having checked the inputs once at their door (see :mod:`transformer_lib._validate`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .validate import (
+from .._validate import (
     check_floating,
     check_id_range,
     check_input_ids,
@@ -357,7 +357,7 @@ class Embeddings(nn.Module):
 
         ``token_type_ids``: ``(batch, seq)`` segment ids, with ``type_vocab_size > 0`` only (``None``: all 0).
         ``name`` is the argument's name in error messages (a model passes ``"src"`` or ``"tgt_in"``).
-        The ids are checked (:func:`~transformer_lib.validate.check_input_ids`: their values too, in
+        The ids are checked (:func:`~transformer_lib._validate.check_input_ids`: their values too, in
         eager mode) unless ``checked=True``: a model checks its ids at its door, and generation checks
         the prompt once and never the ids the model wrote.
         """
