@@ -44,6 +44,7 @@ class EncoderBlock(nn.Module):
     With ``norm_first=False`` and ``activation="relu"`` this is the paper's encoder layer and matches
     ``nn.TransformerEncoderLayer(..., batch_first=True)`` given the same weights (see
     :meth:`from_torch`). With ``is_causal=True`` in :meth:`forward` it is a decoder-only (GPT) block.
+    ``norm_eps`` is its LayerNorms' epsilon (torch's 1e-5; BERT's 1e-12).
     """
 
     def __init__(
@@ -128,6 +129,7 @@ class DecoderBlock(nn.Module):
 
     With ``norm_first=False`` and ``activation="relu"`` this is the paper's decoder layer and matches
     ``nn.TransformerDecoderLayer(..., batch_first=True)`` given the same weights.
+    ``norm_eps`` is its LayerNorms' epsilon, as in :class:`EncoderBlock`.
     """
 
     def __init__(
