@@ -114,7 +114,6 @@ def gpt2_config_from_hf(d: dict) -> GPTConfig:
     require(d, "add_cross_attention", (False,))
     # an untied GPT-2 head would have no bias, which our untied head has
     require(d, "tie_word_embeddings", (True,))
-    eos = d.get("eos_token_id")
     return GPTConfig.gpt2(
         vocab_size=d["vocab_size"],
         d_model=d["n_embd"],
@@ -126,7 +125,7 @@ def gpt2_config_from_hf(d: dict) -> GPTConfig:
         activation=GPT2_ACTIVATIONS[d.get("activation_function", "gelu_new")],
         norm_eps=d.get("layer_norm_epsilon", 1e-5),
         # GPT-2 has no padding token: a finished sequence continues with its end token
-        pad_id=d.get("pad_token_id") if d.get("pad_token_id") is not None else (eos if eos is not None else 0),
+        pad_id=pad_or_eos(d),
     )
 
 
@@ -549,7 +548,7 @@ def family_of(obj: object) -> Family:
     for family in FAMILIES.values():
         if isinstance(obj, family.model_class | family.model_class.config_class):
             return family
-    names = sorted(f.model_class.__name__ for f in FAMILIES.values())
+    names = sorted({f.model_class.__name__ for f in FAMILIES.values()})
     raise ValueError(f"model must be one of the library's {names} (or its config), got {type(obj).__name__}")
 
 
