@@ -66,13 +66,20 @@ def hf_t5(**overrides) -> transformers.T5ForConditionalGeneration:
     kwargs = {"vocab_size": VOCAB, "d_model": 32, "d_kv": 8, "d_ff": 48, "num_layers": 2, "num_heads": 4}
     kwargs |= {"relative_attention_num_buckets": 8, "relative_attention_max_distance": 12, "n_positions": MAX_LEN}
     kwargs |= {"pad_token_id": 0, "decoder_start_token_id": 0, "eos_token_id": 1} | overrides
-    model = randomised(transformers.T5ForConditionalGeneration(transformers.T5Config(**kwargs)))
-    # T5 does not divide its scores by sqrt(d_k): it initialises the query weights that much smaller
-    # instead. Without that, random scores are so large that float32 rounding shows at 1e-5.
+    return t5_queries(randomised(transformers.T5ForConditionalGeneration(transformers.T5Config(**kwargs))), 8)
+
+
+def t5_queries(model: torch.nn.Module, d_kv: int) -> torch.nn.Module:
+    """T5 does not divide its scores by sqrt(d_k): it initialises the query weights that much smaller
+    instead. Random weights need the same, or their scores are so large that float32 rounding shows at
+    1e-5; an untied head (v1.1; a tied one is listed as the embedding) is made as small as a tied head's
+    scale makes it. ``model``: Hugging Face's T5 (``...q.weight``) or ours (``...q_proj.weight``)."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(".q.weight"):
-                p.mul_(model.config.d_kv**-0.5)
+            if name.endswith((".q.weight", ".q_proj.weight")):
+                p.mul_(d_kv**-0.5)
+            elif name == "lm_head.weight":
+                p.mul_(p.shape[1] ** -0.5)
     return model
 
 
@@ -331,11 +338,13 @@ def test_t5_logits_equal_hugging_face(version):
     t5_logits_agree(hf_model.double(), hub.from_hf(hf_model), F32)
 
 
-def test_t5_converted_to_hugging_face():
-    # transformers 5 ties T5's head to the embedding whatever the config says (an untied v1.1 head would
-    # be overwritten by the embedding on their side): the tied T5 v1.0 goes their way
-    ours = randomised(hub.from_hf(hf_t5()), seed=5)
-    t5_logits_agree(hub.to_hf(ours), ours, F32)
+@pytest.mark.parametrize("version", ["v1.0", "v1.1"])
+def test_t5_converted_to_hugging_face(version):
+    # v1.1: transformers 5 ties T5's head to the embedding whatever the config says; to_hf unties them
+    ours = t5_queries(randomised(hub.from_hf(hf_t5(**(T5_V11 if version == "v1.1" else {}))), seed=5), 8)
+    theirs = hub.to_hf(ours)
+    assert (theirs.lm_head.weight is theirs.shared.weight) == (version == "v1.0")
+    t5_logits_agree(theirs, ours, F32)
 
 
 def test_t5_relative_position_buckets_are_hugging_faces():

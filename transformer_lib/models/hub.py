@@ -649,8 +649,17 @@ def to_hf(model: nn.Module) -> nn.Module:
     kwargs = family.hf_config(model.config)
     config_class = transformers.AutoConfig.for_model(kwargs.pop("model_type")).__class__
     hf_model = getattr(transformers, family.hf_class)(config_class(**kwargs))
+    if family is T5_FAMILY and not model.config.tie_embeddings and hf_model.lm_head.weight is hf_model.shared.weight:
+        # transformers 5 ties T5's head to the embedding whatever the config says; T5 v1.1's are two
+        hf_model.lm_head.weight = nn.Parameter(hf_model.lm_head.weight.detach().clone())
     weight = next(model.parameters())
-    hf_model.load_state_dict(hf_state_dict(model), strict=True)
+    state_dict = hf_state_dict(model)
+    hf_model.load_state_dict(state_dict, strict=True)
+    for key, tensor in hf_model.state_dict().items():
+        if not torch.equal(tensor, state_dict[key]):  # two names of one tensor that ours keeps apart
+            raise ValueError(
+                f"{family.hf_class} ties {key!r} to another weight that {type(model).__name__} keeps apart"
+            )
     return hf_model.to(weight.device, weight.dtype).train(model.training)
 
 
