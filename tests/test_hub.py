@@ -463,3 +463,17 @@ def test_qwen_is_llama_with_three_options(version):
     assert torch.equal(hub.from_hf(hf_model).generate(prompt, 20), expected)
     with pytest.raises(ValueError, match="use_sliding_window"):
         hub.config_from_hf(hf_qwen(version, use_sliding_window=True, sliding_window=8).config)
+
+
+def test_t5_own_stacks_keep_the_encoder_decoder_contract():
+    """T5's own stacks work with what every encoder-decoder of the library has: beam search (a beam of
+    one is greedy decoding, through the reordered caches) and the attention maps (rows that sum to 1)."""
+    ours = hub.from_hf(hf_t5())
+    src, _, tgt = t5_batch()
+    assert torch.equal(ours.beam_search(src, 10, beam_size=1), ours.generate(src, 10))
+    assert ours.beam_search(src, 10, beam_size=3).shape[0] == src.shape[0]
+    maps = ours.attention_maps(src, tgt)
+    assert [len(maps[k]) for k in ("encoder", "decoder_self", "cross")] == [2, 2, 2]
+    for weights in maps["decoder_self"]:
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+        assert not weights.triu(diagonal=1).any()  # causal
