@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     transformers.logging.set_verbosity_error()
     device = tl.get_device()
     d = args.d_model
-    max_len = max(args.seq, args.prompt + args.new_tokens)
+    max_len = max(1024, args.seq, args.prompt + args.new_tokens)  # GPT-2's 1024 positions at least
     sizes = {"vocab_size": args.vocab, "d_model": d, "num_heads": args.heads, "num_layers": args.layers}
     config = GPTConfig.gpt2(**sizes, d_ff=4 * d, max_len=max_len)
     tl.set_seed(0)
