@@ -143,6 +143,7 @@ bench: $(STAMP)
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/input_checks.py
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/compiled_step.py
 	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/modern_decoder.py
+	$(NATIVE) OMP_NUM_THREADS=1 $(BIN)/python benchmarks/hugging_face.py
 
 clean:
 	rm -rf _build

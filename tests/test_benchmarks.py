@@ -17,6 +17,10 @@ TINY = {
     "attention.py": ["--batch", "1", "--heads", "2", "--seq", "8", "--d-model", "16", "--repeats", "1"],
     "attention_cost.py": ["--lengths", "8", "16", "32", "--repeats", "1", "--steps", "4", "--threads", "1"],
     "compiled_step.py": ["--steps", "2", "--batch", "2", "--seq", "8", "--d-model", "16", "--backend", "eager"],
+    "hugging_face.py": [
+        *("--layers", "1", "--d-model", "16", "--heads", "2", "--vocab", "50", "--seq", "8"),
+        *("--prompt", "4", "--new-tokens", "4", "--repeats", "1"),
+    ],
     "input_checks.py": ["--steps", "2", "--batch", "2", "--seq", "8"],
     "modern_decoder.py": ["--d-model", "16", "--heads", "2", "--layers", "1", "--prompt", "4", "--steps", "4"],
 }

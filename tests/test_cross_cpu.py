@@ -99,6 +99,8 @@ NOT_FINGERPRINTED = {
     "transformer_lib.models.checkpoint": "torch.save and torch.load: bytes in, the same bytes out",
     "transformer_lib.training.distributed": "process groups and sharding by index; the model's numerics are GPT's",
     "transformer_lib.training.train_gpt": "chapter 12's launcher: GPT (hashed), its AdamW steps and integer batches",
+    "transformer_lib.models.hub": "copies, transposes and splits weights (exact); chapter 9b prints True and counts",
+    "transformer_lib.models.options": "how a config prints: no arithmetic",
 }
 
 

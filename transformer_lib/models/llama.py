@@ -15,13 +15,17 @@ made after 2020, each a library module:
 * grouped-query attention, :class:`~transformer_lib.nn.multihead.MultiHeadAttention` with
   ``num_kv_heads < num_heads``: the KV cache shrinks by ``num_heads / num_kv_heads``;
 
-and no biases in any linear map. Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``;
-the logits at position t score the token at t + 1 (the causal mask, as in the GPT-like model).
+and no biases in any linear map. With the sizes and options of a checkpoint it is Hugging Face's
+``LlamaForCausalLM`` (:mod:`transformer_lib.models.hub` converts the weights both ways); three more
+options make it Qwen2's and Qwen3's ``Qwen2ForCausalLM`` and ``Qwen3ForCausalLM``.
+
+Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``; the logits at position t score the
+token at t + 1 (the causal mask, as in the GPT-like model).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -32,6 +36,7 @@ from ..nn.layers import RMSNorm, SwiGLU
 from ..nn.multihead import Caches, KVCache, MultiHeadAttention
 from ..nn.rotary import RotaryEmbedding
 from .generation import CausalLM
+from .options import config_repr
 
 
 @dataclass
@@ -39,6 +44,8 @@ class LlamaConfig:
     """The sizes of a :class:`Llama`. ``d_ff`` is SwiGLU's hidden width: three matrices instead of two,
     so about 2/3 of a GELU network's width gives the same parameter count (2/3 of the GPT-like model's
     256 is 171; the default is the multiple of 16 above it)."""
+
+    __repr__ = config_repr
 
     vocab_size: int
     d_model: int = 64
@@ -48,9 +55,21 @@ class LlamaConfig:
     d_ff: int = 176
     max_len: int = 64
     dropout: float = 0.0
+    #: RoPE's base, ``theta_i = rope_base ** (-2i / head_dim)`` (Llama 2: 10,000; SmolLM2: 100,000;
+    #: Llama 3: 500,000, a longer wavelength for longer contexts).
     rope_base: float = 10000.0
+    #: the RMSNorms' epsilon (Llama 2: 1e-5; SmolLM2: 1e-5; Hugging Face's default: 1e-6).
     norm_eps: float = 1e-6
     pad_id: int = PAD
+    #: the LM head is the embedding's ``(vocab, d_model)`` matrix, shared (Llama 3.2 1B/3B, SmolLM2); otherwise
+    #: its own matrix (Llama 2, Llama 3 8B).
+    tie_embeddings: bool = field(default=False, repr=False)
+    #: a head's width; ``None``: ``d_model / num_heads``. Qwen3 sets it apart (0.6B: 16 heads of 128 in 1024).
+    head_dim: int | None = field(default=None, repr=False)
+    #: biases on the query, key and value projections, none on the output (Qwen2).
+    qkv_bias: bool = field(default=False, repr=False)
+    #: QK-norm: an RMSNorm over each head's query and key before the rotation (Qwen3).
+    qk_norm: bool = field(default=False, repr=False)
 
 
 class LlamaBlock(nn.Module):
@@ -66,11 +85,23 @@ class LlamaBlock(nn.Module):
         rotary: RotaryEmbedding,
         dropout: float = 0.0,
         norm_eps: float = 1e-6,
+        *,
+        head_dim: int | None = None,
+        qkv_bias: bool = False,
+        qk_norm: bool = False,
     ):
         super().__init__()
         self.attn_norm = RMSNorm(d_model, norm_eps)
         self.attn = MultiHeadAttention(
-            d_model, num_heads, dropout, bias=False, num_kv_heads=num_kv_heads, rotary=rotary
+            d_model,
+            num_heads,
+            dropout,
+            bias=qkv_bias,
+            num_kv_heads=num_kv_heads,
+            rotary=rotary,
+            head_dim=head_dim,
+            out_bias=False,
+            qk_norm_eps=norm_eps if qk_norm else None,
         )
         self.ffn_norm = RMSNorm(d_model, norm_eps)
         self.ffn = SwiGLU(d_model, d_ff, dropout)
@@ -94,18 +125,30 @@ class Llama(CausalLM):
 
     config_class = LlamaConfig
 
+    @classmethod
+    def from_pretrained(cls, name: str) -> Llama:
+        """The model with Llama-architecture weights (``"HuggingFaceTB/SmolLM2-135M"``, ... or a local folder),
+        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
+        from .hub import from_pretrained  # the converters import this module
+
+        return from_pretrained(name, cls)
+
     def __init__(self, config: LlamaConfig):
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.d_model)
         # one table of rotations, shared by every layer's attention
-        self.rotary = RotaryEmbedding(c.d_model // c.num_heads, c.max_len, c.rope_base)
+        self.rotary = RotaryEmbedding(c.head_dim or c.d_model // c.num_heads, c.max_len, c.rope_base)
+        options = {"head_dim": c.head_dim, "qkv_bias": c.qkv_bias, "qk_norm": c.qk_norm}
         self.blocks = nn.ModuleList(
-            LlamaBlock(c.d_model, c.num_heads, c.num_kv_heads, c.d_ff, self.rotary, c.dropout, c.norm_eps)
+            LlamaBlock(c.d_model, c.num_heads, c.num_kv_heads, c.d_ff, self.rotary, c.dropout, c.norm_eps, **options)
             for _ in range(c.num_layers)
         )
         self.norm = RMSNorm(c.d_model, c.norm_eps)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_embeddings:
+            # one (vocab, d_model) matrix embeds a token and scores it: the same parameter, not a copy
+            self.lm_head.weight = self.embed.weight
 
     def new_caches(self) -> Caches:
         """Empty :class:`~transformer_lib.nn.multihead.Caches`, one per block, for :meth:`forward` with ``caches``."""

@@ -24,7 +24,7 @@ from torch import nn
 from .._validate import check_padding_mask, check_positions, check_rank, shape_str
 from ..data.tokens import BOS, PAD
 from ..nn.blocks import Decoder, Encoder
-from ..nn.layers import Embeddings
+from ..nn.layers import Embeddings, RMSNorm
 from ..nn.multihead import Caches, MultiHeadAttention
 from .generation import Generates, check_prompt
 
@@ -217,17 +217,11 @@ class EncoderDecoder(Generates):
             "target embedding": self.tgt_embed,
             "encoder self-attention": [layer.self_attn for layer in self.encoder.layers],
             "encoder feed-forward": [layer.ffn for layer in self.encoder.layers],
-            "encoder layer norms": [
-                *(m.ln for layer in self.encoder.layers for m in (layer.sublayer1, layer.sublayer2)),
-                self.encoder.norm,
-            ],
+            "encoder layer norms": norms(self.encoder),
             "decoder self-attention": [layer.self_attn for layer in self.decoder.layers],
             "decoder cross-attention": [layer.cross_attn for layer in self.decoder.layers],
             "decoder feed-forward": [layer.ffn for layer in self.decoder.layers],
-            "decoder layer norms": [
-                *(m.ln for layer in self.decoder.layers for m in (layer.sublayer1, layer.sublayer2, layer.sublayer3)),
-                self.decoder.norm,
-            ],
+            "decoder layer norms": norms(self.decoder),
             "output projection": self.lm_head,
         }
         counts = {}
@@ -236,6 +230,11 @@ class EncoderDecoder(Generates):
             counts[name] = sum(p.numel() for m in mods for p in m.parameters())
         counts["total"] = sum(p.numel() for p in self.parameters())
         return counts
+
+
+def norms(stack: nn.Module) -> list[nn.Module]:
+    """Every norm of an encoder or decoder stack: LayerNorms, or T5's RMSNorms."""
+    return [m for m in stack.modules() if isinstance(m, nn.LayerNorm | RMSNorm)]
 
 
 class Transformer(EncoderDecoder):

@@ -111,23 +111,49 @@ def fast_attention(
 
 
 def fused_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float, *, is_causal: bool
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
+    *,
+    is_causal: bool,
+    bias: torch.Tensor | None = None,
+    scale: float | None = None,
 ) -> torch.Tensor:
     """The kernel of :func:`fast_attention`, without its input checks (see :func:`attention_with_weights`)."""
     if mask is not None and mask.dim() < 2:  # torch's kernel wants (seq_q, seq_k) at least; a (seq_k,) mask broadcasts
         mask = mask.reshape((1,) * (2 - mask.dim()) + tuple(mask.shape))
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal)
+    if bias is not None:
+        # torch's kernel takes one additive float mask: the bias where a key may be attended, -inf where
+        # not (a row of -inf still gives a zero row)
+        mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale
+    )
 
 
 def attention_with_weights(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
+    *,
+    bias: torch.Tensor | None = None,
+    scale: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The kernel of :func:`scaled_dot_product_attention`, without its input checks.
 
     For callers that have checked their inputs already (:class:`~transformer_lib.MultiHeadAttention`
-    checks its own at the door); a reader's code should call the checked function.
+    checks its own at the door); a reader's code should call the checked function. ``bias``: an additive
+    float ``(..., seq_q, seq_k)`` added to the scores before the softmax (T5's relative position bias);
+    ``scale``: the scores' factor, ``1/sqrt(d_k)`` when ``None`` (T5: 1).
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., seq_q, seq_k)
+    scores = q @ k.transpose(-2, -1)  # (..., seq_q, seq_k)
+    scores = scores / math.sqrt(q.shape[-1]) if scale is None else scores * scale
+    if bias is not None:
+        scores = scores + bias
     if mask is not None:
         # A row with no allowed key would be softmax(-inf, ..., -inf) = NaN. Unblock such rows for
         # the softmax (so it stays finite, with finite gradients) and zero them afterwards.

@@ -44,6 +44,7 @@ class EncoderBlock(nn.Module):
     With ``norm_first=False`` and ``activation="relu"`` this is the paper's encoder layer and matches
     ``nn.TransformerEncoderLayer(..., batch_first=True)`` given the same weights (see
     :meth:`from_torch`). With ``is_causal=True`` in :meth:`forward` it is a decoder-only (GPT) block.
+    ``norm_eps`` is its LayerNorms' epsilon (torch's 1e-5; BERT's 1e-12).
     """
 
     def __init__(
@@ -55,13 +56,14 @@ class EncoderBlock(nn.Module):
         *,
         norm_first: bool = False,
         activation: str = "relu",
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.ffn = FeedForward(d_model, d_ff, dropout, activation)
-        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
-        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
+        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm_eps=norm_eps)
+        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm_eps=norm_eps)
 
     def forward(
         self,
@@ -127,6 +129,7 @@ class DecoderBlock(nn.Module):
 
     With ``norm_first=False`` and ``activation="relu"`` this is the paper's decoder layer and matches
     ``nn.TransformerDecoderLayer(..., batch_first=True)`` given the same weights.
+    ``norm_eps`` is its LayerNorms' epsilon, as in :class:`EncoderBlock`.
     """
 
     def __init__(
@@ -138,15 +141,16 @@ class DecoderBlock(nn.Module):
         *,
         norm_first: bool = False,
         activation: str = "relu",
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout)
         self.ffn = FeedForward(d_model, d_ff, dropout, activation)
-        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
-        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
-        self.sublayer3 = ResidualSublayer(d_model, dropout, norm_first=norm_first)
+        self.sublayer1 = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm_eps=norm_eps)
+        self.sublayer2 = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm_eps=norm_eps)
+        self.sublayer3 = ResidualSublayer(d_model, dropout, norm_first=norm_first, norm_eps=norm_eps)
 
     def forward(
         self,
@@ -279,12 +283,14 @@ def _stack(
     *,
     norm_first: bool,
     activation: str,
+    norm_eps: float,
 ) -> tuple[nn.ModuleList, nn.Module]:
-    """``num_layers`` blocks, and the stack's final norm."""
+    """``num_layers`` blocks, and the stack's final norm (LayerNorms of epsilon ``norm_eps``)."""
     sizes = (d_model, num_heads, d_ff, dropout)
-    layers = nn.ModuleList(block(*sizes, norm_first=norm_first, activation=activation) for _ in range(num_layers))
+    options = {"norm_first": norm_first, "activation": activation, "norm_eps": norm_eps}
+    layers = nn.ModuleList(block(*sizes, **options) for _ in range(num_layers))
     # Pre-norm blocks leave the residual stream unnormalized; normalize it once at the end.
-    return layers, nn.LayerNorm(d_model) if norm_first else nn.Identity()
+    return layers, nn.LayerNorm(d_model, eps=norm_eps) if norm_first else nn.Identity()
 
 
 class Encoder(nn.Module):
@@ -300,10 +306,13 @@ class Encoder(nn.Module):
         *,
         norm_first: bool = False,
         activation: str = "relu",
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         sizes = (num_layers, d_model, num_heads, d_ff, dropout)
-        self.layers, self.norm = _stack(EncoderBlock, *sizes, norm_first=norm_first, activation=activation)
+        self.layers, self.norm = _stack(
+            EncoderBlock, *sizes, norm_first=norm_first, activation=activation, norm_eps=norm_eps
+        )
 
     def forward(
         self, x: torch.Tensor, key_padding_mask: torch.Tensor | None = None, *, checked: bool = False
@@ -336,10 +345,13 @@ class DecoderOnly(nn.Module):
         *,
         norm_first: bool = True,
         activation: str = "gelu",
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         sizes = (num_layers, d_model, num_heads, d_ff, dropout)
-        self.layers, self.norm = _stack(EncoderBlock, *sizes, norm_first=norm_first, activation=activation)
+        self.layers, self.norm = _stack(
+            EncoderBlock, *sizes, norm_first=norm_first, activation=activation, norm_eps=norm_eps
+        )
 
     def forward(
         self,
@@ -383,10 +395,13 @@ class Decoder(nn.Module):
         *,
         norm_first: bool = False,
         activation: str = "relu",
+        norm_eps: float = 1e-5,
     ):
         super().__init__()
         sizes = (num_layers, d_model, num_heads, d_ff, dropout)
-        self.layers, self.norm = _stack(DecoderBlock, *sizes, norm_first=norm_first, activation=activation)
+        self.layers, self.norm = _stack(
+            DecoderBlock, *sizes, norm_first=norm_first, activation=activation, norm_eps=norm_eps
+        )
 
     def forward(
         self,

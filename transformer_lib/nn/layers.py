@@ -8,6 +8,7 @@ Every ``forward`` checks its inputs when a reader calls it; the library's own bl
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from torch import nn
 
 from .._validate import (
     check_floating,
+    check_id_range,
     check_input_ids,
     check_last_dim,
     check_positions,
@@ -34,12 +36,13 @@ class AddNorm(nn.Module):
     Args:
         normalized_shape: the trailing shape LayerNorm normalizes over, usually ``d_model``.
         dropout: dropout probability applied to ``y`` before the addition.
+        eps: LayerNorm's epsilon, added to the variance (torch's default 1e-5, as GPT-2; BERT 1e-12).
     """
 
-    def __init__(self, normalized_shape: int | list[int] | tuple[int, ...], dropout: float = 0.0):
+    def __init__(self, normalized_shape: int | list[int] | tuple[int, ...], dropout: float = 0.0, eps: float = 1e-5):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
-        self.ln = nn.LayerNorm(normalized_shape)
+        self.ln = nn.LayerNorm(normalized_shape, eps=eps)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
         """``x``: the sublayer's input, ``y``: its output; both of the same shape ``(..., *normalized_shape)``.
@@ -66,12 +69,13 @@ class ResidualSublayer(nn.Module):
         d_model: the width of ``x`` and of the sublayer's output.
         dropout: dropout on the sublayer's output, before the addition.
         norm_first: pre-norm (``True``) or post-norm (``False``).
+        norm_eps: the LayerNorm's epsilon (see :class:`AddNorm`).
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False):
+    def __init__(self, d_model: int, dropout: float = 0.0, *, norm_first: bool = False, norm_eps: float = 1e-5):
         super().__init__()
         self.norm_first = norm_first
-        self.add_norm = AddNorm(d_model, dropout)
+        self.add_norm = AddNorm(d_model, dropout, norm_eps)
 
     @property
     def ln(self) -> nn.LayerNorm:
@@ -104,6 +108,15 @@ class ResidualSublayer(nn.Module):
         return x + self.add_norm.dropout(y)
 
 
+# The feed-forward activations by name: GPT-2 was trained with the tanh approximation of GELU, BERT with
+# the exact one; the two differ by up to 5e-4, enough to break parity with either model.
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+}
+
+
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: ``Linear(d_model, d_ff) -> activation -> Linear(d_ff, d_model)``.
 
@@ -113,19 +126,20 @@ class FeedForward(nn.Module):
         d_model: input and output width.
         d_ff: hidden width (2048 for ``d_model = 512`` in the paper).
         dropout: dropout after the activation.
-        activation: ``"relu"`` (the paper) or ``"gelu"`` (BERT, GPT).
+        activation: ``"relu"`` (the paper), ``"gelu"`` (BERT's exact GELU, with erf) or ``"gelu_tanh"``
+            (GPT-2's tanh approximation of it, Hugging Face's ``gelu_new``).
+        bias: whether the two linear maps have biases (T5's have none).
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu", *, bias: bool = True):
         super().__init__()
-        activations = {"relu": nn.ReLU, "gelu": nn.GELU}
-        if activation not in activations:
-            raise ValueError(f"activation must be one of {sorted(activations)}, got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.d_model, self.activation_name = d_model, activation
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.activation = activations[activation]()
+        self.linear1 = nn.Linear(d_model, d_ff, bias=bias)
+        self.activation = ACTIVATIONS[activation]()
         self.dropout = nn.Dropout(dropout)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        self.linear2 = nn.Linear(d_ff, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
         """``(..., d_model)`` -> ``(..., d_model)``; ``checked=True``: the caller has checked ``x``."""
@@ -162,6 +176,13 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
+# The gates of the gated feed-forward networks (functions, not modules: a model's printout stays the same)
+GATE_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "silu": nn.functional.silu,
+    "gelu_tanh": functools.partial(nn.functional.gelu, approximate="tanh"),
+}
+
+
 class SwiGLU(nn.Module):
     """The gated feed-forward network of Llama-style decoders (Shazeer, 2020).
 
@@ -169,12 +190,17 @@ class SwiGLU(nn.Module):
     input, element by element. Three ``d_model x d_ff`` matrices and no biases, so ``d_ff`` about 2/3
     of a :class:`FeedForward`'s has the same number of parameters.
 
+    ``activation``: the gate's, ``"silu"`` (SwiGLU, Llama) or ``"gelu_tanh"``: GEGLU, the "gated-gelu"
+    feed-forward of T5 v1.1 and Flan-T5.
+
     ``(..., d_model)`` -> same shape.
     """
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, *, activation: str = "silu"):
         super().__init__()
-        self.d_model = d_model
+        if activation not in GATE_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(GATE_ACTIVATIONS)}, got {activation!r}")
+        self.d_model, self.activation = d_model, GATE_ACTIVATIONS[activation]
         self.w_gate = nn.Linear(d_model, d_ff, bias=False)
         self.w_up = nn.Linear(d_model, d_ff, bias=False)
         self.w_down = nn.Linear(d_ff, d_model, bias=False)
@@ -185,7 +211,7 @@ class SwiGLU(nn.Module):
         if not checked:
             check_last_dim("x", x, self.d_model, f"(..., d_model={self.d_model})")
             check_same_dtype("x", x, "the module's weights", self.w_gate.weight)
-        return self.w_down(self.dropout(nn.functional.silu(self.w_gate(x)) * self.w_up(x)))
+        return self.w_down(self.dropout(self.activation(self.w_gate(x)) * self.w_up(x)))
 
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
@@ -227,12 +253,49 @@ class PositionalEncoding(nn.Module):
         return self.add(x, start)
 
     def add(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """:meth:`forward` without its checks, for :class:`Embeddings`, which checks its ids itself."""
-        return self.dropout(x + self.pe[start : start + x.shape[1]])
+        """:meth:`forward` without its checks."""
+        return self.dropout(x + self.encoding(start, x.shape[1]))
+
+    def encoding(self, start: int, seq: int) -> torch.Tensor:
+        """``(seq, d_model)``: the encodings of positions ``start .. start + seq - 1``."""
+        return self.pe[start : start + seq]
+
+
+class LearnedPositions(nn.Module):
+    """A learned absolute position embedding (GPT-2, BERT): one trained ``d_model`` vector per position,
+    ``weight`` ``(max_len, d_model)``, added to the token's. Used through :class:`Embeddings`, which applies
+    ``dropout`` after the sum, as with :class:`PositionalEncoding`.
+
+    Unlike the sinusoidal encoding it knows nothing of positions past ``max_len`` (1024 in GPT-2, 512 in
+    BERT): those models cannot read a longer sequence.
+    """
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        # GPT-2's and BERT's initialisation
+        self.weight = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
+
+    def encoding(self, start: int, seq: int) -> torch.Tensor:
+        """``(seq, d_model)``: the vectors of positions ``start .. start + seq - 1``."""
+        return self.weight[start : start + seq]
+
+
+class NoPositions(nn.Module):
+    """No position vector, for a model whose attention sees positions itself (T5's relative position
+    bias): :class:`Embeddings` adds nothing and applies ``dropout``."""
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+
+    def encoding(self, start: int, seq: int) -> torch.Tensor:
+        """A zero that broadcasts over ``(seq, d_model)`` (in any dtype, on any device)."""
+        return torch.zeros(())
 
 
 class Embeddings(nn.Module):
-    """Token embedding scaled by ``sqrt(d_model)`` plus the sinusoidal positional encoding.
+    """Token embedding scaled by ``sqrt(d_model)`` plus the sinusoidal positional encoding (by default).
 
     ``(batch, seq)`` integer ids -> ``(batch, seq, d_model)``.
 
@@ -240,23 +303,59 @@ class Embeddings(nn.Module):
     ``1/sqrt(d_model)``; times ``sqrt(d_model)`` the token vectors then have entries of size 1, like
     the encoding's (in [-1, 1]). The token weights are initialised that way here. ``nn.Embedding``'s
     default, N(0, 1), would make them ``sqrt(d_model)`` times larger and drown the positions.
+
+    Options (keyword-only) for the models that embed otherwise:
+
+    * ``positions="learned"``: a :class:`LearnedPositions` table instead of the sinusoidal encoding
+      (GPT-2, BERT); ``positions="none"``: no position vector (:class:`NoPositions`; T5);
+    * ``scale=False``: no ``sqrt(d_model)`` factor (GPT-2 and BERT add the token and position vectors as
+      they are);
+    * ``type_vocab_size > 0``: BERT's token-type (segment) embeddings, ``token_type`` ``(types, d_model)``,
+      added for the ``token_type_ids`` of :meth:`forward` (sentence A = 0, sentence B = 1);
+    * ``norm=True``: a LayerNorm with epsilon ``norm_eps`` over the sum, before dropout (BERT).
     """
 
-    def __init__(self, vocab_size: int, d_model: int, max_len: int = 512, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        max_len: int = 512,
+        dropout: float = 0.0,
+        *,
+        positions: str = "sinusoidal",
+        scale: bool = True,
+        type_vocab_size: int = 0,
+        norm: bool = False,
+        norm_eps: float = 1e-5,
+    ):
         super().__init__()
-        self.d_model = d_model
+        position_classes = {"sinusoidal": PositionalEncoding, "learned": LearnedPositions, "none": NoPositions}
+        if positions not in position_classes:
+            raise ValueError(f"positions must be one of {sorted(position_classes)}, got {positions!r}")
+        self.d_model, self.max_len, self.scale = d_model, max_len, scale
         self.token = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.token.weight, std=d_model**-0.5)
-        self.position = PositionalEncoding(d_model, max_len, dropout)
+        self.position = position_classes[positions](d_model, max_len, dropout)
+        self.token_type = nn.Embedding(type_vocab_size, d_model) if type_vocab_size > 0 else None
+        self.norm = nn.LayerNorm(d_model, eps=norm_eps) if norm else None
 
     def check_ids(self, ids: torch.Tensor, start: int = 0, *, name: str = "ids") -> None:
         """The checks of :meth:`forward`: ``(batch, seq)`` integer ids, positions ``start .. start + seq - 1``
         within ``max_len``, every id in the vocabulary."""
-        check_input_ids(name, ids, self.token.num_embeddings, start, self.position.pe.shape[0])
+        check_input_ids(name, ids, self.token.num_embeddings, start, self.max_len)
 
-    def forward(self, ids: torch.Tensor, start: int = 0, *, name: str = "ids", checked: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        start: int = 0,
+        *,
+        token_type_ids: torch.Tensor | None = None,
+        name: str = "ids",
+        checked: bool = False,
+    ) -> torch.Tensor:
         """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``.
 
+        ``token_type_ids``: ``(batch, seq)`` segment ids, with ``type_vocab_size > 0`` only (``None``: all 0).
         ``name`` is the argument's name in error messages (a model passes ``"src"`` or ``"tgt_in"``).
         The ids are checked (:func:`~transformer_lib._validate.check_input_ids`: their values too, in
         eager mode) unless ``checked=True``: a model checks its ids at its door, and generation checks
@@ -264,4 +363,18 @@ class Embeddings(nn.Module):
         """
         if not checked:
             self.check_ids(ids, start, name=name)
-        return self.position.add(self.token(ids) * math.sqrt(self.d_model), start)
+            if token_type_ids is not None:
+                if self.token_type is None:
+                    raise ValueError("token_type_ids needs an Embeddings built with type_vocab_size > 0")
+                check_same_shape(name, ids, "token_type_ids", token_type_ids)
+                check_id_range("token_type_ids", token_type_ids, self.token_type.num_embeddings)
+        x = self.token(ids)  # (batch, seq, d_model)
+        if self.scale:
+            x = x * math.sqrt(self.d_model)
+        if self.token_type is not None:
+            types = torch.zeros_like(ids) if token_type_ids is None else token_type_ids
+            x = x + self.token_type(types)
+        x = x + self.position.encoding(start, ids.shape[1])
+        if self.norm is not None:
+            x = self.norm(x)
+        return self.position.dropout(x)

@@ -28,6 +28,7 @@ from .._validate import (
     shape_str,
 )
 from .attention import attention_with_weights, fused_attention
+from .layers import RMSNorm
 from .masks import and_masks
 from .rotary import RotaryEmbedding
 
@@ -115,6 +116,16 @@ class MultiHeadAttention(nn.Module):
             ``num_kv_heads * d_k``.
         rotary: a :class:`~transformer_lib.nn.rotary.RotaryEmbedding` of width ``d_k`` (self-attention
             only): queries and keys are rotated by their positions, cached keys at their own.
+        head_dim: the width ``d_k`` of a head (``None``: ``d_model // num_heads``). T5 sets it apart
+            (Flan-T5-small: 6 heads of 64 in ``d_model = 512``): the projections then map ``d_model`` to
+            ``num_heads * head_dim`` and back.
+        scale: the factor of the scores ``q . k`` (``None``: ``1 / sqrt(d_k)``). T5 uses 1: its
+            initialisation puts that factor in the query weights instead.
+        out_bias: whether the output projection has a bias (``None``: as ``bias``). Qwen2 has biases on
+            the query, key and value projections only.
+        qk_norm_eps: QK-norm (Qwen3): each head's query and key go through an
+            :class:`~transformer_lib.nn.layers.RMSNorm` of width ``d_k`` with this epsilon, before the
+            rotation; ``None``: none.
     """
 
     def __init__(
@@ -126,11 +137,17 @@ class MultiHeadAttention(nn.Module):
         *,
         num_kv_heads: int | None = None,
         rotary: RotaryEmbedding | None = None,
+        head_dim: int | None = None,
+        scale: float | None = None,
+        out_bias: bool | None = None,
+        qk_norm_eps: float | None = None,
     ):
         super().__init__()
         if d_model <= 0 or num_heads <= 0:
             raise ValueError(f"d_model and num_heads must be positive, got {d_model} and {num_heads}")
-        if d_model % num_heads != 0:
+        if head_dim is not None and head_dim <= 0:
+            raise ValueError(f"head_dim must be positive, got {head_dim}")
+        if head_dim is None and d_model % num_heads != 0:
             raise ValueError(
                 f"d_model must be divisible by num_heads so each head has width d_model / num_heads, "
                 f"got d_model={d_model} and num_heads={num_heads}"
@@ -141,16 +158,21 @@ class MultiHeadAttention(nn.Module):
                 f"num_kv_heads must divide num_heads so that each key/value head serves as many query heads, "
                 f"got num_heads={num_heads} and num_kv_heads={num_kv_heads}"
             )
-        self.d_model, self.num_heads, self.d_k = d_model, num_heads, d_model // num_heads
-        self.num_kv_heads = num_kv_heads
+        self.d_model, self.num_heads = d_model, num_heads
+        self.d_k = d_model // num_heads if head_dim is None else head_dim
+        self.num_kv_heads, self.scale = num_kv_heads, scale
         if rotary is not None and rotary.head_dim != self.d_k:
             raise ValueError(f"rotary must rotate heads of width d_k={self.d_k}, got head_dim={rotary.head_dim}")
         self.rotary = rotary
         self.dropout = dropout
-        self.q_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.q_proj = nn.Linear(d_model, num_heads * self.d_k, bias=bias)
         self.k_proj = nn.Linear(d_model, num_kv_heads * self.d_k, bias=bias)
         self.v_proj = nn.Linear(d_model, num_kv_heads * self.d_k, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.out_proj = nn.Linear(num_heads * self.d_k, d_model, bias=bias if out_bias is None else out_bias)
+        if qk_norm_eps is not None:
+            self.q_norm, self.k_norm = RMSNorm(self.d_k, qk_norm_eps), RMSNorm(self.d_k, qk_norm_eps)
+        else:
+            self.q_norm = self.k_norm = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, seq, heads * d_k)`` -> ``(batch, heads, seq, d_k)`` (query or key/value heads)."""
@@ -158,9 +180,9 @@ class MultiHeadAttention(nn.Module):
         return x.view(b, s, width // self.d_k, self.d_k).transpose(1, 2)
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """``(batch, heads, seq, d_k)`` -> ``(batch, seq, d_model)``: the heads concatenated."""
+        """``(batch, heads, seq, d_k)`` -> ``(batch, seq, heads * d_k)``: the heads concatenated."""
         b, _, s, _ = x.shape
-        return x.transpose(1, 2).reshape(b, s, self.d_model)
+        return x.transpose(1, 2).reshape(b, s, self.num_heads * self.d_k)
 
     def forward(
         self,
@@ -172,6 +194,7 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = False,
         cache: KVCache | None = None,
         *,
+        position_bias: torch.Tensor | None = None,
         checked: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend from ``query`` to ``memory`` (cross-attention) or to itself (self-attention).
@@ -191,6 +214,8 @@ class MultiHeadAttention(nn.Module):
                 are appended to it, and the queries attend to all of them. Then ``seq_k`` counts the
                 cached positions too (for ``attn_mask`` and ``key_padding_mask``), and ``is_causal``
                 lets query ``i`` (position ``len(cache) + i``) see keys up to its own position.
+            position_bias: a float tensor broadcastable to ``(batch, heads, seq_q, seq_k)`` added to the
+                scores before the softmax (T5's relative position bias); masked keys stay masked.
             checked: the caller has checked these inputs (:meth:`check_inputs`); the library's blocks
                 pass ``True``, a reader's code leaves the default.
 
@@ -198,7 +223,7 @@ class MultiHeadAttention(nn.Module):
             ``(output, weights)``: ``(batch, seq_q, d_model)`` and the weights or ``None``.
         """
         if not checked:
-            self.check_inputs(query, memory, attn_mask, key_padding_mask, is_causal, cache)
+            self.check_inputs(query, memory, attn_mask, key_padding_mask, is_causal, cache, position_bias)
         memory = query if memory is None else memory
         past = 0 if cache is None else len(cache)
         seq_q, seq_k = query.shape[1], past + memory.shape[1]
@@ -206,6 +231,9 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.q_proj(query))  # (batch, heads, seq_q, d_k)
         k = self.split_heads(self.k_proj(memory))  # (batch, kv_heads, seq_k - past, d_k)
         v = self.split_heads(self.v_proj(memory))
+        if self.q_norm is not None:
+            # QK-norm bounds the scores however large the projections grow (Qwen3)
+            q, k = self.q_norm(q, checked=True), self.k_norm(k, checked=True)
         if self.rotary is not None:
             # the new positions start after the cached ones; cached keys were rotated when cached
             q, k = self.rotary.rotate(q, start=past), self.rotary.rotate(k, start=past)
@@ -219,16 +247,16 @@ class MultiHeadAttention(nn.Module):
         # (batch, seq_k) -> (batch, 1, 1, seq_k): every head and query of sequence b sees the same keys
         key_mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
         mask = and_masks(attn_mask, key_mask)
-        if is_causal and (need_weights or mask is not None or past > 0):
+        if is_causal and (need_weights or mask is not None or past > 0 or position_bias is not None):
             # The fused kernel's is_causal flag cannot be combined with another mask, nor offset by
             # the cached positions: build the mask. Query i sits at position past + i.
             causal = torch.ones(seq_q, seq_k, dtype=torch.bool, device=query.device).tril(diagonal=past)
             mask, is_causal = and_masks(mask, causal), False
 
         if need_weights:
-            out, weights = attention_with_weights(q, k, v, mask, p)
+            out, weights = attention_with_weights(q, k, v, mask, p, bias=position_bias, scale=self.scale)
         else:
-            out = fused_attention(q, k, v, mask, p, is_causal=is_causal)
+            out = fused_attention(q, k, v, mask, p, is_causal=is_causal, bias=position_bias, scale=self.scale)
             weights = None
         return self.out_proj(self.merge_heads(out)), weights
 
@@ -240,6 +268,7 @@ class MultiHeadAttention(nn.Module):
         key_padding_mask: torch.Tensor | None,
         is_causal: bool,
         cache: KVCache | None,
+        position_bias: torch.Tensor | None = None,
     ) -> None:
         """The door of :meth:`forward`: every input checked once (shapes and dtypes only, so it runs the
         same under ``torch.compile`` and on the meta device). Arguments as in :meth:`forward`."""
@@ -266,6 +295,11 @@ class MultiHeadAttention(nn.Module):
             check_bool_mask("attn_mask", attn_mask)
             check_broadcastable(
                 "attn_mask", attn_mask, (batch, self.num_heads, seq_q, seq_k), "(batch, heads, seq_q, seq_k)"
+            )
+        if position_bias is not None:
+            check_floating("position_bias", position_bias)
+            check_broadcastable(
+                "position_bias", position_bias, (batch, self.num_heads, seq_q, seq_k), "(batch, heads, seq_q, seq_k)"
             )
         if self.rotary is not None:
             check_positions("query", seq_q, past, self.rotary.max_len)
@@ -310,6 +344,11 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(
                 "nn.MultiheadAttention has neither grouped key/value heads nor rotary positions: only a module "
                 "with num_kv_heads == num_heads and no rotary can be converted"
+            )
+        if self.num_heads * self.d_k != self.d_model or self.scale is not None:
+            raise ValueError(
+                "nn.MultiheadAttention has heads of width d_model / num_heads and scores scaled by 1/sqrt(d_k): "
+                "only a module with head_dim=None and scale=None can be converted"
             )
         bias = self.q_proj.bias is not None
         w = self.q_proj.weight
