@@ -28,7 +28,7 @@ from torch import nn
 from ..data.tokens import PAD
 from ..nn.blocks import Encoder
 from ..nn.layers import Embeddings
-from .options import config_repr
+from .options import Pretrained, config_repr
 
 
 @dataclass
@@ -80,18 +80,10 @@ class BertConfig:
         return cls(**{**base, **options, **sizes})
 
 
-class Bert(nn.Module):
+class Bert(Pretrained):
     """Encoder-only Transformer with a masked-language-model head and a classification head."""
 
     config_class = BertConfig
-
-    @classmethod
-    def from_pretrained(cls, name: str) -> Bert:
-        """The model with BERT weights (``"bert-base-uncased"``, ... or a local folder),
-        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
-        from .hub import from_pretrained  # the converters import this module
-
-        return from_pretrained(name, cls)
 
     def __init__(self, config: BertConfig):
         super().__init__()

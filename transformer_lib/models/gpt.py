@@ -26,7 +26,7 @@ from ..nn.blocks import DecoderOnly
 from ..nn.layers import Embeddings
 from ..nn.multihead import Caches
 from .generation import CausalLM
-from .options import config_repr
+from .options import Pretrained, config_repr
 
 
 @dataclass
@@ -65,18 +65,10 @@ class GPTConfig:
         return cls(**{**small, **options, **sizes})
 
 
-class GPT(CausalLM):
+class GPT(CausalLM, Pretrained):
     """Decoder-only Transformer language model (``generate`` from :class:`~.generation.CausalLM`)."""
 
     config_class = GPTConfig
-
-    @classmethod
-    def from_pretrained(cls, name: str) -> GPT:
-        """The model with GPT-2 weights (``"gpt2"``, ``"gpt2-medium"``, ``"distilgpt2"``, ... or a local folder),
-        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
-        from .hub import from_pretrained  # the converters import this module
-
-        return from_pretrained(name, cls)
 
     def __init__(self, config: GPTConfig):
         super().__init__()

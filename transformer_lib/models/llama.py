@@ -36,7 +36,7 @@ from ..nn.layers import RMSNorm, SwiGLU
 from ..nn.multihead import Caches, KVCache, MultiHeadAttention
 from ..nn.rotary import RotaryEmbedding
 from .generation import CausalLM
-from .options import config_repr
+from .options import Pretrained, config_repr
 
 
 @dataclass
@@ -120,18 +120,10 @@ class LlamaBlock(nn.Module):
         return x + self.dropout(self.ffn(self.ffn_norm(x, checked=True), checked=True))
 
 
-class Llama(CausalLM):
+class Llama(CausalLM, Pretrained):
     """Llama-like decoder-only language model (``generate`` from :class:`~.generation.CausalLM`)."""
 
     config_class = LlamaConfig
-
-    @classmethod
-    def from_pretrained(cls, name: str) -> Llama:
-        """The model with Llama-architecture weights (``"HuggingFaceTB/SmolLM2-135M"``, ... or a local folder),
-        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
-        from .hub import from_pretrained  # the converters import this module
-
-        return from_pretrained(name, cls)
 
     def __init__(self, config: LlamaConfig):
         super().__init__()

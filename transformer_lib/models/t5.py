@@ -39,7 +39,7 @@ from ..data.tokens import BOS, PAD
 from ..nn.blocks import Decoder, Encoder
 from ..nn.layers import Embeddings, FeedForward, RMSNorm, SwiGLU
 from ..nn.multihead import Caches, KVCache, MultiHeadAttention
-from .options import config_repr
+from .options import Pretrained, config_repr
 from .transformer import EncoderDecoder
 
 
@@ -275,21 +275,13 @@ class TiedHead(nn.Module):
         return nn.functional.linear(x * self.scale, self.weight)
 
 
-class T5(EncoderDecoder):
+class T5(EncoderDecoder, Pretrained):
     """Encoder-decoder Transformer for sequence-to-sequence tasks, T5's configuration of
     :class:`~transformer_lib.models.transformer.EncoderDecoder`: one embedding table for source and
     target, pre-norm blocks (the library's with GELU, or T5's own with ``relative_attention``).
     ``forward(src, tgt_in, ...)`` returns next-token logits."""
 
     config_class = T5Config
-
-    @classmethod
-    def from_pretrained(cls, name: str) -> T5:
-        """The model with T5 weights (``"t5-small"``, ``"google/flan-t5-small"``, ... or a local folder),
-        downloaded where there is a network; see :func:`transformer_lib.models.hub.from_pretrained`."""
-        from .hub import from_pretrained  # the converters import this module
-
-        return from_pretrained(name, cls)
 
     def __init__(self, config: T5Config):
         super().__init__()
