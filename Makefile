@@ -129,7 +129,7 @@ student: $(STAMP)
 # The gradebook and the grades in COURSE are kept; see book/instructors.md for a class's commands.
 COURSE ?= _build/course
 course: $(STAMP)
-	$(BIN)/python scripts/course.py --out $(COURSE)
+	$(BIN)/python -m scripts.course --out $(COURSE)
 
 # The property-based tests with the large profile: FUZZ_EXAMPLES fresh random draws per test
 # (make test runs the same tests with a small, derandomized profile).

@@ -6,7 +6,7 @@ import matplotlib
 from nbval import kernel as nbval_kernel
 
 from tests.kernels import unix_socket_manager
-from transformer_lib import numerics
+from transformer_lib.tools import numerics
 
 matplotlib.use("Agg")
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import transformer_lib as tl
-from transformer_lib.cost import median_seconds
+from transformer_lib.tools.cost import median_seconds
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """What attention costs as the sequence grows (`make bench`): the measurements of the chapter, as ratios.
 
-One layer of width 64 (``transformer_lib.cost.attention_and_gru``), forward + backward, batch 1 (16 on a
+One layer of width 64 (``transformer_lib.tools.cost.attention_and_gru``), forward + backward, batch 1 (16 on a
 GPU), input and output ``(batch, n, 64)``:
 
 * naive: ``transformer_lib.MultiHeadAttention`` (4 heads, four projections) with ``need_weights=True``,
@@ -12,7 +12,7 @@ Prints, per length, the median times and the ratios naive/fused and GRU/fused, t
 backward (each storage once) and the ratio naive/fused, then the fitted log-log slopes; then the tokens
 per second of greedy generation with and without a KV cache, and their ratio.
 
-Timings measure the machine as it is: ``transformer_lib.cost.run_native`` runs them in this process when
+Timings measure the machine as it is: ``transformer_lib.tools.cost.run_native`` runs them in this process when
 it has the machine's own numeric settings (as ``make bench`` starts it), and otherwise in a subprocess
 without the book's canonical settings.
 """
@@ -24,7 +24,7 @@ import argparse
 import torch
 
 import transformer_lib as tl
-from transformer_lib import cost
+from transformer_lib.tools import cost
 
 
 def saved_bytes(lengths: list[int], d_model: int, heads: int) -> dict[str, list[int]]:

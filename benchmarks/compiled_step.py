@@ -19,7 +19,7 @@ import torch
 
 import transformer_lib as tl
 from transformer_lib.models.gpt import GPT, GPTConfig
-from transformer_lib.objectives import causal_lm_shift, token_loss
+from transformer_lib.training.objectives import causal_lm_shift, token_loss
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,9 +16,9 @@ import functools
 import torch
 
 import transformer_lib as tl
-from transformer_lib.cost import median_seconds
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
+from transformer_lib.tools.cost import median_seconds
 
 
 def cache_bytes(model: torch.nn.Module, ids: torch.Tensor) -> int:

@@ -16,7 +16,7 @@ it (exercises found by ``coursework.exercises``):
 
 Then ``nbgrader generate_assignment`` writes what the students get to ``release/<chapter>/``.
 
-    python scripts/course.py [--out _build/course]
+    python -m scripts.course [--out _build/course]    (from the repository root)
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-# coursework.py sits next to this file, which runs as a script (make course) or as scripts.course (the tests).
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from coursework import BOOK, ROOT, exercises, glued_values, is_solution, plain_markdown
+from scripts.coursework import BOOK, ROOT, exercises, glued_values, is_solution, plain_markdown
 
 SETTINGS = ROOT / "course.yml"
 CONFIG = "nbgrader_config.py"

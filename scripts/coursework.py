@@ -6,7 +6,7 @@ and the graded assignments cannot drift apart. A chapter's exercise is, in order
 - a Markdown cell holding an ``{exercise}`` directive (its prompt, with a ``:label:``),
 - code cells up to the solution: setup the exercise needs, then the **stub** the student fills in,
 - the solution, between ``{solution-start}`` and ``{solution-end}`` (cells tagged ``solution``),
-- the **check** cells: code cells right after the solution that call ``transformer_lib.checks``.
+- the **check** cells: code cells right after the solution that call ``transformer_lib.tools.checks``.
 
 A student copy keeps everything but the solutions, with outputs cleared and the Markdown that only the
 website renders (MyST directives and roles) turned into plain Markdown that Jupyter and Colab show:

@@ -26,19 +26,23 @@ import torch.nn.functional as F
 from torch import nn
 
 import transformer_lib as tl
-from transformer_lib import cost, python_docs, schedules, timeseries, training
-from transformer_lib import objectives as obj
-from transformer_lib.corpus import TopicGrammar
-from transformer_lib.data import ToyTask
+from transformer_lib.data import python_docs
+from transformer_lib.data.corpus import TopicGrammar
+from transformer_lib.data.tasks import ToyTask
+from transformer_lib.data.tokenizer import Tokenizer
+from transformer_lib.data.tokens import EOS
+from transformer_lib.models import timeseries
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import Transformer, TransformerConfig
-from transformer_lib.objectives import sequence_loss
-from transformer_lib.rotary import RotaryEmbedding, rotate_half
-from transformer_lib.tokenizer import Tokenizer
-from transformer_lib.tokens import EOS
+from transformer_lib.nn.rotary import RotaryEmbedding, rotate_half
+from transformer_lib.tools import cost
+from transformer_lib.training import loop as training
+from transformer_lib.training import objectives as obj
+from transformer_lib.training import schedules
+from transformer_lib.training.objectives import sequence_loss
 
 RESULTS: dict[str, str] = {}
 

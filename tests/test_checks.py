@@ -1,7 +1,7 @@
 import torch
 
 import transformer_lib as tl
-from transformer_lib import checks
+from transformer_lib.tools import checks
 
 CASES = checks.random_cases([("2 queries, 3 keys", ((2, 4), (3, 4))), ("1 query", ((1, 4), (1, 4)))])
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from kernels import unix_socket_manager
 from nbclient import NotebookClient
+
+from tests.kernels import unix_socket_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = ROOT / "book" / "01_self_attention.ipynb"

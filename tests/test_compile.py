@@ -4,7 +4,7 @@
   Python branch on a tensor's value inside), and generation's one-token step too;
 * a forward and backward on the meta device (shapes without values, how one sizes a model before the
   GPU is there) runs for every model;
-* the input checks run at the door: a forward calls the checks of :mod:`transformer_lib.validate` a
+* the input checks run at the door: a forward calls the checks of :mod:`transformer_lib._validate` a
   fixed, small number of times however deep the model is, and ``generate`` checks the prompt once,
   never the ids the model writes.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from transformer_lib import validate
-from transformer_lib.cost import check_calls
+from transformer_lib import _validate as validate
 from transformer_lib.models.bert import Bert, BertConfig
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import Transformer, TransformerConfig
+from transformer_lib.tools.cost import check_calls
 
 VOCAB = 20
 
@@ -120,7 +120,7 @@ def test_generation_step_compiles_without_graph_breaks(cls):
         expected = step(new, prefilled_caches(model, step, prompt))
         out = torch.compile(step, fullgraph=True, backend="eager")(new, caches)
     torch.testing.assert_close(out, expected)
-    assert len(caches[0]) == 5, "the compiled step appended the new token to the caches"
+    assert caches.seq_len == 5, "the compiled step appended the new token to the caches"
 
 
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)

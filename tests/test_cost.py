@@ -1,4 +1,4 @@
-"""Tests of transformer_lib.cost: timing (here and in a native subprocess), saved-tensor bytes, slopes."""
+"""Tests of transformer_lib.tools.cost: timing (here and in a native subprocess), saved-tensor bytes, slopes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import transformer_lib as tl
-from transformer_lib import cost, numerics
+from transformer_lib.tools import cost, numerics
 
 
 def test_loglog_slope_recovers_powers():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from transformer_lib import numerics
+from transformer_lib.tools import numerics
 
 ROOT = Path(__file__).resolve().parents[1]
 CPUS = ("Nehalem", "Haswell-v4")
@@ -84,16 +84,21 @@ def test_fingerprint_is_identical_on_other_cpus():
 # Library modules whose code the chapters run but whose results the fingerprint need not hash, and why.
 NOT_FINGERPRINTED = {
     "transformer_lib": "the package itself: it re-exports the modules below",
-    "transformer_lib.checks": "prints whether a result matches a reference (✅/❌), no numbers of its own",
-    "transformer_lib.references": "reference answers compared inside checks with a tolerance; only ✅ is printed",
-    "transformer_lib.glue": "stores a value for the prose; the value is computed elsewhere",
-    "transformer_lib.plotting": "figures are PNG, which nbval does not compare",
-    "transformer_lib.diagrams": "figures are PNG, which nbval does not compare",
-    "transformer_lib.numerics": "reads numerics.env; sets nothing inside a process",
-    "transformer_lib.tokens": "constants",
-    "transformer_lib.checkpoint": "torch.save and torch.load: bytes in, the same bytes out",
-    "transformer_lib.distributed": "process groups and sharding by index; the model's numerics are GPT's",
-    "transformer_lib.train_gpt": "chapter 12's launcher: GPT (hashed), its AdamW steps and integer batches",
+    "transformer_lib.nn": "a package: it re-exports the modules below it",
+    "transformer_lib.models": "a package: it re-exports the modules below it",
+    "transformer_lib.data": "a package: it re-exports the modules below it",
+    "transformer_lib.training": "a package: it re-exports the modules below it",
+    "transformer_lib.tools": "a package: it re-exports the modules below it",
+    "transformer_lib.tools.checks": "prints whether a result matches a reference (✅/❌), no numbers of its own",
+    "transformer_lib.tools.references": "reference answers compared inside checks with a tolerance; only ✅ is printed",
+    "transformer_lib.tools.glue": "stores a value for the prose; the value is computed elsewhere",
+    "transformer_lib.tools.plotting": "figures are PNG, which nbval does not compare",
+    "transformer_lib.tools.diagrams": "figures are PNG, which nbval does not compare",
+    "transformer_lib.tools.numerics": "reads numerics.env; sets nothing inside a process",
+    "transformer_lib.data.tokens": "constants",
+    "transformer_lib.models.checkpoint": "torch.save and torch.load: bytes in, the same bytes out",
+    "transformer_lib.training.distributed": "process groups and sharding by index; the model's numerics are GPT's",
+    "transformer_lib.training.train_gpt": "chapter 12's launcher: GPT (hashed), its AdamW steps and integer batches",
 }
 
 
@@ -167,7 +172,7 @@ def test_fingerprint_covers_every_module_the_chapters_use():
     assert run.returncode == 0, run.stderr[-3000:]
     fingerprinted = set(json.loads(run.stdout))
     used = chapter_modules()
-    assert {"transformer_lib.rotary", "transformer_lib.models.llama", "transformer_lib.layers"} <= set(used)
+    assert {"transformer_lib.nn.rotary", "transformer_lib.models.llama", "transformer_lib.nn.layers"} <= set(used)
     missing = {m: sorted(c) for m, c in used.items() if m not in fingerprinted and m not in NOT_FINGERPRINTED}
     assert not missing, f"chapters use library modules the fingerprint never runs (add entries): {missing}"
 

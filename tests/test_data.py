@@ -1,9 +1,9 @@
-"""Tests of transformer_lib.data: the generated copy / reverse / sort tasks."""
+"""Tests of transformer_lib.data.tasks: the generated copy / reverse / sort tasks."""
 
 import pytest
 import torch
 
-from transformer_lib.data import BOS, EOS, NUM_SPECIAL, PAD, Batch, ToyTask, to_digits, token_names
+from transformer_lib.data.tasks import BOS, EOS, NUM_SPECIAL, PAD, Batch, ToyTask, to_digits, token_names
 
 
 def test_make_batch_layout():

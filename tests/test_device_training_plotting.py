@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 import transformer_lib as tl
-from transformer_lib import plotting
-from transformer_lib.training import train
+from transformer_lib.tools import plotting
+from transformer_lib.training.loop import train
 
 
 def test_get_device_honours_override(monkeypatch):

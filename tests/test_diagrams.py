@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import pytest
 
-from transformer_lib import plotting
+from transformer_lib.tools import plotting
 
 
 def texts(fig):

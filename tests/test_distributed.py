@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from transformer_lib import distributed, train_gpt
-from transformer_lib.checkpoint import load_model
+from transformer_lib.models.checkpoint import load_model
 from transformer_lib.models.gpt import GPT, GPTConfig
-from transformer_lib.objectives import token_loss
+from transformer_lib.training import distributed, train_gpt
+from transformer_lib.training.objectives import token_loss
 
 SMALL = ["--d-model", "32", "--num-layers", "1", "--seq-len", "16", "--batch-size", "8", "--checkpoint-every", "3"]
 # A deadlock fails instead of hanging. Emulated machines (make aarch64) start Python and torch ~50x
@@ -25,9 +25,9 @@ LIMIT_S = 120 * float(os.environ.get("TRANSFORMER_BOOK_TIME_SCALE", "1"))
 
 
 def run(out: Path, *args: str, processes: int = 1) -> subprocess.CompletedProcess:
-    """``torchrun --nproc_per_node=processes -m transformer_lib.train_gpt --out out ...`` on the CPU."""
+    """``torchrun --nproc_per_node=processes -m transformer_lib.training.train_gpt --out out ...`` on the CPU."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-    command = [*launcher, "-m", "transformer_lib.train_gpt", "--out", str(out), *SMALL, *args]
+    command = [*launcher, "-m", "transformer_lib.training.train_gpt", "--out", str(out), *SMALL, *args]
     env = {**os.environ, "TRANSFORMER_LIB_DEVICE": "cpu", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.run(command, capture_output=True, text=True, timeout=LIMIT_S, env=env)
 

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import transformer_lib as tl
-from transformer_lib.generation import sample_next
 from transformer_lib.models.bert import Bert, BertConfig
+from transformer_lib.models.generation import sample_next
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
@@ -95,15 +95,15 @@ def tensor(shape, dtype, seed, device):
 @given(
     lengths=st.lists(st.integers(-1, 6), max_size=4),
     dtype=st.sampled_from([torch.int64, torch.int32, torch.float32]),
-    max_len=st.one_of(st.none(), st.integers(0, 7)),
+    width=st.one_of(st.none(), st.integers(0, 7)),
     size=st.one_of(st.integers(-1, 6), st.booleans(), st.floats(0, 3)),
 )
-def test_masks(device, lengths, dtype, max_len, size):
+def test_masks(device, lengths, dtype, width, size):
     t = torch.tensor(lengths, dtype=dtype, device=device)
-    got = outcome(lambda: tl.padding_mask(t, max_len), ["lengths", "max_len"])
+    got = outcome(lambda: tl.padding_mask(t, width), ["lengths", "width"])
     if got is not None:
-        width = max_len if max_len is not None else max(lengths, default=0)
-        assert torch.equal(got, torch.arange(width, device=device)[None, :] < t[:, None])
+        columns = max(lengths, default=0) if width is None else width
+        assert torch.equal(got, torch.arange(columns, device=device)[None, :] < t[:, None])
         assert torch.equal(tl.to_torch_mha(got), ~got) and torch.equal(tl.to_additive(got) == 0, got)
     causal = outcome(lambda: tl.subsequent_mask(size, device=device), ["size"])
     if causal is not None:

@@ -13,14 +13,15 @@ import pytest
 import torch
 from torch import nn
 
-from transformer_lib.checkpoint import load_model, save_model
-from transformer_lib.generation import CausalLM, sample_next
+from transformer_lib.data.tokens import BOS, EOS, PAD
 from transformer_lib.models.bert import Bert, BertConfig
+from transformer_lib.models.checkpoint import load_model, save_model
+from transformer_lib.models.generation import Generates, sample_next
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
 from transformer_lib.models.t5 import T5, T5Config
 from transformer_lib.models.transformer import EncoderDecoder, Transformer, TransformerConfig
-from transformer_lib.tokens import BOS, EOS, PAD
+from transformer_lib.nn.multihead import Caches
 
 V = 30
 SMALL = dict(d_model=16, num_heads=2, d_ff=32, max_len=12)
@@ -190,22 +191,29 @@ def test_encoder_decoders_ignore_source_padding(cls):
 
 @pytest.mark.parametrize("cls", DECODER_ONLY, ids=lambda c: c.__name__)
 def test_decoder_only_models_share_one_protocol_and_one_generate(cls):
-    assert cls.generate is CausalLM.generate
+    assert cls.generate is Generates.generate and cls.beam_search is Generates.beam_search
     model = make(cls).eval()
     x = ids(2, 7)
     caches = model.new_caches()
     with torch.no_grad():
         parts = [model(x[:, :4], caches=caches), model(x[:, 4:], caches=caches)]
         torch.testing.assert_close(torch.cat(parts, dim=1), model(x), atol=1e-5, rtol=1e-4)
-    assert len(caches) == len(model.new_caches()) and len(caches[0]) == 7
+    assert len(caches) == len(model.new_caches()) and caches.seq_len == 7
     with pytest.raises(ValueError, match="caches must hold one KVCache per layer"):
-        model(x, caches=caches[:1] + caches)
+        model(x, caches=Caches(len(caches) + 1))
+    with pytest.raises(TypeError, match="caches must be the Caches a model's new_caches"):
+        model(x, caches=list(caches))
+    # beam search continues a prompt as generate does: one beam is greedy decoding
+    greedy = model.generate(x, 6, eos_id=EOS)
+    torch.testing.assert_close(model.beam_search(x, 6, beam_size=1, eos_id=EOS, length_penalty=0.0), greedy)
+    beams = model.beam_search(x, 6, beam_size=3, eos_id=EOS)
+    assert beams.shape[0] == 2 and torch.equal(beams[:, :7], x)
 
 
 @pytest.mark.parametrize("cls", ENCODER_DECODERS, ids=lambda c: c.__name__)
 def test_encoder_decoders_share_every_method_and_beam_search(cls):
     """T5 is the library's encoder-decoder in T5's configuration: every method of Transformer, written once."""
-    shared = {name for name in vars(EncoderDecoder) if not name.startswith("_")}
+    shared = {name for c in (EncoderDecoder, Generates) for name in vars(c) if not name.startswith("_")}
     methods = {name for name in dir(Transformer) if callable(getattr(Transformer, name)) and not name.startswith("_")}
     assert methods - set(dir(nn.Module)) - {"config_class"} <= shared
     assert all(getattr(cls, name) is getattr(EncoderDecoder, name) for name in shared)

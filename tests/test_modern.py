@@ -5,13 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_lib import python_docs
-from transformer_lib.layers import FeedForward, RMSNorm, SwiGLU
+from transformer_lib.data import python_docs
+from transformer_lib.data.tokens import BOS, EOS, PAD
 from transformer_lib.models.gpt import GPT, GPTConfig
 from transformer_lib.models.llama import Llama, LlamaConfig
-from transformer_lib.multihead import KVCache, MultiHeadAttention
-from transformer_lib.rotary import RotaryEmbedding, rotate_half
-from transformer_lib.tokens import BOS, EOS, PAD
+from transformer_lib.nn.layers import FeedForward, RMSNorm, SwiGLU
+from transformer_lib.nn.multihead import KVCache, MultiHeadAttention
+from transformer_lib.nn.rotary import RotaryEmbedding, rotate_half
 
 
 def test_rmsnorm_matches_torch():

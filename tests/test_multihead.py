@@ -151,4 +151,6 @@ def test_decoder_only_stack_with_caches_and_position_offset():
     steps = [stack(emb(ids[:, t : t + 1], start=t), caches=caches) for t in range(7)]
     torch.testing.assert_close(torch.cat(steps, dim=1), full)
     with pytest.raises(ValueError, match="one KVCache per layer"):
-        stack(emb(ids), caches=[tl.KVCache()])
+        stack(emb(ids), caches=tl.Caches(1))
+    with pytest.raises(TypeError, match="caches must be the Caches"):
+        stack(emb(ids), caches=[tl.KVCache(), tl.KVCache()])

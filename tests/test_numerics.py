@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from transformer_lib import numerics
+from transformer_lib.tools import numerics
 
 ROOT = Path(__file__).resolve().parents[1]
 

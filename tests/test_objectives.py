@@ -5,8 +5,8 @@ import itertools
 import pytest
 import torch
 
-from transformer_lib import objectives as obj
-from transformer_lib.tokens import BOS, IGNORE, MASK, PAD
+from transformer_lib.data.tokens import BOS, IGNORE, MASK, PAD
+from transformer_lib.training import objectives as obj
 
 LOW, HIGH = 13, 60
 

@@ -4,7 +4,7 @@ There, stored outputs are not compared bit for bit (other kernels run), so the r
 every chapter with ``--nbval-lax`` and strict exercise checks in the chapters' kernels. The unit tests'
 own expectations must not change: a test that expects a failing check to print its ❌ hint still sees
 the hint, not an ``AssertionError``. This runs pytest in a subprocess whose ``platform`` module reports
-another machine (``transformer_lib.numerics.exact_platform`` reads it), on the unit tests that rely on ❌
+another machine (``transformer_lib.tools.numerics.exact_platform`` reads it), on the unit tests that rely on ❌
 lines and a probe notebook that asserts what its kernel was given.
 """
 

@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from transformer_lib.checkpoint import load_model, save_model
-from transformer_lib.data import EOS, ToyTask
-from transformer_lib.generation import length_penalty_factor
+from transformer_lib.data.tasks import EOS, ToyTask
+from transformer_lib.data.tokens import IGNORE, PAD
+from transformer_lib.models.checkpoint import load_model, save_model
+from transformer_lib.models.generation import length_penalty_factor
 from transformer_lib.models.transformer import Transformer, TransformerConfig
-from transformer_lib.objectives import sequence_loss, token_loss
-from transformer_lib.schedules import warmup_schedule
-from transformer_lib.tokens import IGNORE, PAD
-from transformer_lib.training import train
+from transformer_lib.training.loop import train
+from transformer_lib.training.objectives import sequence_loss, token_loss
+from transformer_lib.training.schedules import warmup_schedule
 
 
 def test_warmup_schedule_is_the_papers_formula():

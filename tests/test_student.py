@@ -21,8 +21,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client.manager import AsyncKernelManager
-from kernels import unix_socket_manager
 from nbclient import NotebookClient
+
+from tests.kernels import unix_socket_manager
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -252,7 +253,7 @@ def test_the_reference_rule_catches_helpers_and_expressions():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_checks_do_not_show_the_answer(path):
     """A check cell sits right under its exercise on the site and in every student copy: it must not
-    compute the reference answer (references live in the library, `transformer_lib.references`: a
+    compute the reference answer (references live in the library, `transformer_lib.tools.references`: a
     check cell may only call them, or the library's function, adapting the arguments) nor write the
     expected value out (`check_value(x, 513)`)."""
     nb = nbformat.read(path, as_version=4)
@@ -263,7 +264,7 @@ def test_checks_do_not_show_the_answer(path):
             computed = computations(reference, functions, set())
             assert not computed, (
                 f"{path.name}: a check computes its reference ({'; '.join(computed)}): move it to "
-                f"transformer_lib/references.py:\n{cell.source}"
+                f"transformer_lib/tools/references.py:\n{cell.source}"
             )
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):

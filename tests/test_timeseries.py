@@ -1,11 +1,11 @@
-"""Tests of transformer_lib.timeseries: windows, standardisation, linear AR, the Transformer forecaster."""
+"""Tests of transformer_lib.models.timeseries: windows, standardisation, linear AR, the Transformer forecaster."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from transformer_lib import timeseries
+from transformer_lib.models import timeseries
 
 
 def test_make_windows_rows_and_shapes():

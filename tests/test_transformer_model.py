@@ -5,9 +5,9 @@ The contract every model shares (config, save/load, generate) is tested in ``tes
 import pytest
 import torch
 
-from transformer_lib.data import BOS, EOS, PAD, ToyTask
+from transformer_lib.data.tasks import BOS, EOS, PAD, ToyTask
 from transformer_lib.models.transformer import Transformer, TransformerConfig, exact_match
-from transformer_lib.objectives import sequence_loss
+from transformer_lib.training.objectives import sequence_loss
 
 
 def tiny(seed=0, **kw):

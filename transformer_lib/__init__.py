@@ -1,28 +1,25 @@
 """transformer_lib: the small PyTorch library the Transformer book's chapters share.
 
-One module per idea, in the order the book introduces them:
+Five subpackages, one module per idea, in the order the book introduces them:
 
-* :mod:`~transformer_lib.device` — :func:`get_device`, :func:`set_seed`, :func:`generator`
-* :mod:`~transformer_lib.masks` — padding and subsequent masks (boolean, True = may attend)
-* :mod:`~transformer_lib.attention` — scaled dot-product attention, with weights or fused
-* :mod:`~transformer_lib.multihead` — :class:`MultiHeadAttention`
-* :mod:`~transformer_lib.layers` — :class:`AddNorm`, :class:`FeedForward`, positional encoding; the
-  modern decoder's :class:`RMSNorm` and :class:`SwiGLU`; :mod:`~transformer_lib.rotary` — rotary
-  position embeddings
-* :mod:`~transformer_lib.blocks` — encoder and decoder blocks and stacks
-* :mod:`~transformer_lib.plotting`, :mod:`~transformer_lib.checks`, :mod:`~transformer_lib.training`
-  (with :mod:`~transformer_lib.schedules`, the learning rate by step),
-  :mod:`~transformer_lib.glue` (numbers in the prose that come from the run),
-  :mod:`~transformer_lib.numerics` (the canonical numeric settings the outputs are recorded under)
-* :mod:`~transformer_lib.data` — generated copy / reverse / sort tasks (chapters 6 and 8)
-* :mod:`~transformer_lib.tokens` — the special-token layout (PAD, BOS, EOS, UNK, MASK) and ``IGNORE``
+* :mod:`~transformer_lib.nn` — the network: ``masks`` (boolean, True = may attend), ``attention``,
+  ``multihead`` (:class:`MultiHeadAttention`, :class:`KVCache`), ``layers`` (embeddings, positional
+  encoding, :class:`AddNorm`, :class:`FeedForward`, :class:`RMSNorm`, :class:`SwiGLU`), ``rotary``,
+  ``blocks`` (encoder and decoder blocks and stacks);
 * :mod:`~transformer_lib.models` — one file per model: ``transformer`` (encoder-decoder), ``bert``,
-  ``gpt``, ``t5``, ``llama`` (the modern decoder); with :mod:`~transformer_lib.generation` (one
-  decoding loop for every model),
-  :mod:`~transformer_lib.tokenizer`, :mod:`~transformer_lib.corpus` (a generated language with known
-  entropy), :mod:`~transformer_lib.python_docs` (real text: the Python documentation and a BPE
-  tokenizer), :mod:`~transformer_lib.objectives`, :mod:`~transformer_lib.checkpoint`
-* :mod:`~transformer_lib.cost` (timing and memory), :mod:`~transformer_lib.timeseries` (regression)
+  ``gpt``, ``t5``, ``llama`` (the modern decoder), ``timeseries`` (regression); ``generation`` (how
+  every model generates), ``checkpoint`` (save and load a model with its config);
+* :mod:`~transformer_lib.data` — ``tokens`` (the special-token layout and ``IGNORE``), ``tasks``
+  (generated digit tasks), ``tokenizer``, ``corpus`` (a generated language with known entropy),
+  ``python_docs`` (real text and a BPE tokenizer);
+* :mod:`~transformer_lib.training` — :func:`~transformer_lib.training.train`, ``objectives``,
+  ``schedules``, ``distributed`` and chapter 12's command-line trainer;
+* :mod:`~transformer_lib.tools` — the book's own tooling: ``checks`` and ``references`` (the
+  exercises' checks and answer keys), ``glue``, ``plotting``, ``diagrams``, ``cost``, ``numerics``.
+
+:mod:`~transformer_lib.device` (:func:`get_device`, :func:`set_seed`, :func:`generator`) stays at the
+top; ``_validate`` (the argument checks every entry point starts with) is internal. The names below,
+``tl.<name>``, are the ones the chapters use most.
 
 **The vocabulary**, the same in every module:
 
@@ -40,16 +37,15 @@ One module per idea, in the order the book introduces them:
 * masks are boolean, True = may attend; losses ignore the label ``IGNORE``; booleans are keywords.
 
 **The model contract**: every model has a config dataclass as ``config_class`` (so
-:func:`~transformer_lib.checkpoint.load_model` rebuilds it), an ``lm_head``, and, where it generates,
+:func:`~transformer_lib.models.checkpoint.load_model` rebuilds it), an ``lm_head``, and, where it generates,
 ``generate(ids, max_new_tokens, eos_id=None, temperature=0.0, top_k=None, generator=None,
 use_cache=True)``, greedy at temperature 0, which restores the caller's training mode.
 """
 
-from .attention import fast_attention, scaled_dot_product_attention
-from .blocks import Decoder, DecoderBlock, DecoderOnly, Encoder, EncoderBlock
 from .device import generator, get_device, set_seed, shift_seed
-from .glue import glue
-from .layers import (
+from .nn.attention import fast_attention, scaled_dot_product_attention
+from .nn.blocks import Decoder, DecoderBlock, DecoderOnly, Encoder, EncoderBlock
+from .nn.layers import (
     AddNorm,
     Embeddings,
     FeedForward,
@@ -59,7 +55,7 @@ from .layers import (
     SwiGLU,
     sinusoidal_encoding,
 )
-from .masks import (
+from .nn.masks import (
     combine_masks,
     key_mask_for_attention,
     padding_mask,
@@ -68,12 +64,14 @@ from .masks import (
     to_additive,
     to_torch_mha,
 )
-from .multihead import KVCache, MultiHeadAttention
+from .nn.multihead import Caches, KVCache, MultiHeadAttention
+from .tools.glue import glue
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AddNorm",
+    "Caches",
     "Decoder",
     "DecoderBlock",
     "DecoderOnly",

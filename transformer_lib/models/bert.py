@@ -2,14 +2,14 @@
 
 Every position attends to every real token on both sides (only padding is masked), which is what
 lets BERT fill a blank from its left *and* right context (Devlin et al., 2019). The blocks are the
-library's :class:`~transformer_lib.blocks.EncoderBlock` (post-norm, GELU, as in BERT); positions use
+library's :class:`~transformer_lib.nn.blocks.EncoderBlock` (post-norm, GELU, as in BERT); positions use
 the library's sinusoidal encoding (BERT learns them).
 
 Heads:
 
 * the **language-model head** ``lm_head`` scores every vocabulary token at every position
   (``(batch, seq, vocab)``); it is trained by masked language modelling, with
-  :func:`transformer_lib.objectives.mask_tokens` and :func:`~transformer_lib.objectives.token_loss`;
+  :func:`transformer_lib.training.objectives.mask_tokens` and :func:`~transformer_lib.training.objectives.token_loss`;
 * the **classification head** reads the state of the first token (``<bos>``, BERT's ``[CLS]``) and
   scores ``num_classes`` classes (``(batch, num_classes)``).
 """
@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..blocks import Encoder
-from ..layers import Embeddings
-from ..tokens import PAD
+from ..data.tokens import PAD
+from ..nn.blocks import Encoder
+from ..nn.layers import Embeddings
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A GPT-like decoder-only language model: token embeddings, causal self-attention blocks, an LM head.
 
-The stack is the library's :class:`~transformer_lib.blocks.DecoderOnly`: self-attention under the
+The stack is the library's :class:`~transformer_lib.nn.blocks.DecoderOnly`: self-attention under the
 causal mask (position t sees positions 0..t, never the future) and no cross-attention, since there is
 no encoder. Pre-norm, GELU and a final LayerNorm follow GPT-2 (Radford et al., 2019); positions use the
 library's sinusoidal encoding (GPT learns them).
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..blocks import DecoderOnly
-from ..generation import CausalLM
-from ..layers import Embeddings
-from ..multihead import KVCache
-from ..tokens import PAD
-from ..validate import check_caches
+from .._validate import check_caches
+from ..data.tokens import PAD
+from ..nn.blocks import DecoderOnly
+from ..nn.layers import Embeddings
+from ..nn.multihead import Caches
+from .generation import CausalLM
 
 
 @dataclass
@@ -37,7 +37,7 @@ class GPTConfig:
 
 
 class GPT(CausalLM):
-    """Decoder-only Transformer language model (``generate`` from :class:`~transformer_lib.generation.CausalLM`)."""
+    """Decoder-only Transformer language model (``generate`` from :class:`~.generation.CausalLM`)."""
 
     config_class = GPTConfig
 
@@ -48,21 +48,22 @@ class GPT(CausalLM):
         self.blocks = DecoderOnly(c.num_layers, c.d_model, c.num_heads, c.d_ff, c.dropout)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`~transformer_lib.multihead.KVCache` per layer, for :meth:`forward` with ``caches``."""
+    def new_caches(self) -> Caches:
+        """Empty :class:`~transformer_lib.nn.multihead.Caches`, one per layer, for :meth:`forward` with ``caches``."""
         return self.blocks.new_caches()
 
-    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, *, caches: Caches | None = None, checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: they are
-        embedded from position ``len(caches[0])``. The ids are checked here, at the door (the values
-        too, in eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
+        embedded from position ``caches.seq_len``. The ids are checked here, at the door (the values
+        too, in eager mode off the meta device: :func:`~transformer_lib._validate.check_id_range`), unless
         ``checked=True`` (generation passes it for the ids the model wrote); the stack runs unchecked.
         """
-        start = 0 if not caches else len(caches[0])
         if not checked:
             check_caches(caches, len(self.blocks.layers))
+        start = 0 if caches is None else caches.seq_len
+        if not checked:
             self.embed.check_ids(ids, start)
         x = self.embed(ids, start=start, checked=True)  # (batch, seq, d_model)
         return self.lm_head(self.blocks(x, caches=caches, checked=True))  # (batch, seq, vocab)

@@ -8,11 +8,11 @@
 It is the GPT-like model of :mod:`~transformer_lib.models.gpt` with the four changes that decoders
 made after 2020, each a library module:
 
-* :class:`~transformer_lib.layers.RMSNorm` instead of LayerNorm (no mean, no bias);
-* rotary position embeddings (:mod:`~transformer_lib.rotary`) inside attention instead of a position
+* :class:`~transformer_lib.nn.layers.RMSNorm` instead of LayerNorm (no mean, no bias);
+* rotary position embeddings (:mod:`~transformer_lib.nn.rotary`) inside attention instead of a position
   vector added to the token embedding, so ``embed`` is a plain ``nn.Embedding``;
-* the :class:`~transformer_lib.layers.SwiGLU` feed-forward network instead of GELU;
-* grouped-query attention, :class:`~transformer_lib.multihead.MultiHeadAttention` with
+* the :class:`~transformer_lib.nn.layers.SwiGLU` feed-forward network instead of GELU;
+* grouped-query attention, :class:`~transformer_lib.nn.multihead.MultiHeadAttention` with
   ``num_kv_heads < num_heads``: the KV cache shrinks by ``num_heads / num_kv_heads``;
 
 and no biases in any linear map. Shapes: ids ``(batch, seq)`` -> logits ``(batch, seq, vocab)``;
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..generation import CausalLM
-from ..layers import RMSNorm, SwiGLU
-from ..multihead import KVCache, MultiHeadAttention
-from ..rotary import RotaryEmbedding
-from ..tokens import PAD
-from ..validate import check_caches, check_input_ids
+from .._validate import check_caches, check_input_ids
+from ..data.tokens import PAD
+from ..nn.layers import RMSNorm, SwiGLU
+from ..nn.multihead import Caches, KVCache, MultiHeadAttention
+from ..nn.rotary import RotaryEmbedding
+from .generation import CausalLM
 
 
 @dataclass
@@ -90,7 +90,7 @@ class LlamaBlock(nn.Module):
 
 
 class Llama(CausalLM):
-    """Llama-like decoder-only language model (``generate`` from :class:`~transformer_lib.generation.CausalLM`)."""
+    """Llama-like decoder-only language model (``generate`` from :class:`~.generation.CausalLM`)."""
 
     config_class = LlamaConfig
 
@@ -107,21 +107,22 @@ class Llama(CausalLM):
         self.norm = RMSNorm(c.d_model, c.norm_eps)
         self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`KVCache` per block, for :meth:`forward` with ``caches``."""
-        return [KVCache() for _ in self.blocks]
+    def new_caches(self) -> Caches:
+        """Empty :class:`~transformer_lib.nn.multihead.Caches`, one per block, for :meth:`forward` with ``caches``."""
+        return Caches(len(self.blocks))
 
-    def forward(self, ids: torch.Tensor, *, caches: list[KVCache] | None = None, checked: bool = False) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, *, caches: Caches | None = None, checked: bool = False) -> torch.Tensor:
         """``(batch, seq)`` ids -> ``(batch, seq, vocab)`` next-token logits.
 
         With ``caches`` (:meth:`new_caches`), ``ids`` are the positions after the cached ones: their
-        rotations start at ``len(caches[0])``. The ids are checked here, at the door (the values too, in
-        eager mode off the meta device: :func:`~transformer_lib.validate.check_id_range`), unless
+        rotations start at ``caches.seq_len``. The ids are checked here, at the door (the values too, in
+        eager mode off the meta device: :func:`~transformer_lib._validate.check_id_range`), unless
         ``checked=True`` (generation passes it for the ids the model wrote); the blocks run unchecked.
         """
-        start = 0 if not caches else len(caches[0])
         if not checked:
             check_caches(caches, len(self.blocks))
+        start = 0 if caches is None else caches.seq_len
+        if not checked:
             check_input_ids("ids", ids, self.config.vocab_size, start, self.config.max_len)
         x = self.embed(ids)  # (batch, seq, d_model): no position added, RoPE rotates inside attention
         for i, block in enumerate(self.blocks):

@@ -8,7 +8,7 @@ Three masks, one per attention (boolean, ``True`` = may attend):
 * cross-attention (decoder queries, encoder keys): the source padding mask.
 
 The encoder and decoder share one embedding table (as T5 does) and are the library's
-:class:`~transformer_lib.blocks.Encoder` and :class:`~transformer_lib.blocks.Decoder`, pre-norm with
+:class:`~transformer_lib.nn.blocks.Encoder` and :class:`~transformer_lib.nn.blocks.Decoder`, pre-norm with
 GELU (T5 uses relative position biases; we use the library's sinusoidal encoding). These choices are
 all that T5 adds: its methods (``encode``, ``decode``, ``forward``, ``generate``, ``beam_search``,
 ``attention_maps``, ``parameter_counts``) are those of the 2017
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..blocks import Decoder, Encoder
-from ..layers import Embeddings
-from ..tokens import BOS, PAD
+from ..data.tokens import BOS, PAD
+from ..nn.blocks import Decoder, Encoder
+from ..nn.layers import Embeddings
 from .transformer import EncoderDecoder
 
 

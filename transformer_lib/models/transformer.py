@@ -4,9 +4,9 @@
                                                ▼
     tgt_in ids ──Embeddings──Decoder (masked self-attn, cross-attn, FFN) ──Linear── logits
 
-Every part comes from the library: :class:`~transformer_lib.layers.Embeddings` (scaled token
-embedding + sinusoidal encoding), :class:`~transformer_lib.blocks.Encoder` and
-:class:`~transformer_lib.blocks.Decoder`. This file only wires them and adds the output projection.
+Every part comes from the library: :class:`~transformer_lib.nn.layers.Embeddings` (scaled token
+embedding + sinusoidal encoding), :class:`~transformer_lib.nn.blocks.Encoder` and
+:class:`~transformer_lib.nn.blocks.Decoder`. This file only wires them and adds the output projection.
 
 **Mask convention**: boolean, ``True`` = may be attended to. Padding masks are ``(batch, seq)`` with
 ``True`` at real tokens. The decoder's causal mask is built inside the decoder blocks.
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..blocks import Decoder, Encoder
-from ..generation import beam_search_from_source, generate_from_source
-from ..layers import Embeddings
-from ..multihead import KVCache, MultiHeadAttention
-from ..tokens import BOS, PAD
-from ..validate import check_padding_mask, check_rank, shape_str
+from .._validate import check_padding_mask, check_positions, check_rank, shape_str
+from ..data.tokens import BOS, PAD
+from ..nn.blocks import Decoder, Encoder
+from ..nn.layers import Embeddings
+from ..nn.multihead import Caches, MultiHeadAttention
+from .generation import Generates, check_prompt
 
 
 @dataclass
@@ -52,14 +52,15 @@ class TransformerConfig:
     tie_embeddings: bool = False
 
 
-class EncoderDecoder(nn.Module):
+class EncoderDecoder(Generates):
     """What every encoder-decoder of the library does, written once: :meth:`encode`, :meth:`decode`,
-    :meth:`forward`, :meth:`generate`, :meth:`beam_search`, :meth:`attention_maps` and
-    :meth:`parameter_counts`.
+    :meth:`forward`, :meth:`attention_maps` and :meth:`parameter_counts`, and ``generate`` and
+    ``beam_search`` from :class:`~transformer_lib.models.generation.Generates` (the source is encoded
+    once, then the decoder writes from ``<bos>``).
 
     A subclass builds the parts and chooses their configuration: ``src_embed`` and ``tgt_embed``
-    (:class:`~transformer_lib.layers.Embeddings`; one module for both where the vocabulary is shared),
-    an :class:`~transformer_lib.blocks.Encoder`, a :class:`~transformer_lib.blocks.Decoder`, ``lm_head``
+    (:class:`~transformer_lib.nn.layers.Embeddings`; one module for both where the vocabulary is shared),
+    an :class:`~transformer_lib.nn.blocks.Encoder`, a :class:`~transformer_lib.nn.blocks.Decoder`, ``lm_head``
     (``d_model`` -> one logit per target token), ``config`` (with ``pad_id``, ``bos_id`` and ``max_len``)
     and ``src_vocab_size``. :class:`Transformer` (the 2017 paper) and
     :class:`~transformer_lib.models.t5.T5` are two such configurations.
@@ -97,20 +98,20 @@ class EncoderDecoder(nn.Module):
         tgt_padding_mask: torch.Tensor | None = None,
         src_padding_mask: torch.Tensor | None = None,
         *,
-        caches: list[KVCache] | None = None,
+        caches: Caches | None = None,
         checked: bool = False,
     ) -> torch.Tensor:
         """``tgt_in`` ``(batch, seq_t)`` ids and memory ``(batch, seq_s, d_model)`` -> logits
         ``(batch, seq_t, tgt_vocab_size)``; position ``t`` predicts the token after ``tgt_in[:, :t+1]``.
 
         ``tgt_padding_mask`` ``(batch, seq_t)`` and ``src_padding_mask`` ``(batch, seq_s)``: True at real
-        tokens, ``None``: no padding. With ``caches`` (``decoder.new_caches()``), ``tgt_in`` holds only
+        tokens, ``None``: no padding. With ``caches`` (:meth:`new_caches`), ``tgt_in`` holds only
         the positions the caches have not seen. Right-padded targets need no ``tgt_padding_mask``: the
         causal mask already keeps every real position from seeing the padding after it.
         ``checked=True``: the caller has checked every input (:meth:`forward` and generation do);
         otherwise the target, ``memory`` and the masks are checked.
         """
-        start = 0 if caches is None else len(caches[0])
+        start = 0 if caches is None else caches.seq_len
         if not checked:
             self.check_target(tgt_in, tgt_padding_mask, start)
         x = self.tgt_embed(tgt_in, start, name="tgt_in", checked=True)
@@ -146,58 +147,29 @@ class EncoderDecoder(nn.Module):
         # every input is checked: the stack runs unchecked
         return self.decode(tgt_in, memory, tgt_padding_mask, src_padding_mask, checked=True)
 
-    @torch.no_grad()
-    def generate(
-        self,
-        src: torch.Tensor,
-        max_new_tokens: int,
-        eos_id: int | None = None,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-    ) -> torch.Tensor:
-        """Write the output for ``src`` (``(batch, seq_s)``) one token at a time, from ``<bos>``.
+    def new_caches(self) -> Caches:
+        """Empty :class:`~transformer_lib.nn.multihead.Caches` for the decoder's self-attention layers,
+        for :meth:`decode` with ``caches``."""
+        return self.decoder.new_caches()
 
-        The source is encoded once (its padding is ``src == pad_id``); the decoder then runs once per
-        generated token, on the newest token alone with ``use_cache``. At ``temperature=0`` (the
-        default) each token is the most likely one: greedy decoding. A sequence that has produced
-        ``eos_id`` gets ``pad_id`` afterwards; the loop stops when every sequence has finished or
-        after ``max_new_tokens`` new tokens (see :func:`~transformer_lib.generation.generate_from_source`).
+    def _start(self, src: torch.Tensor, max_new_tokens: int) -> tuple[torch.Tensor, tuple, int]:
+        """Check ``src`` once, encode it once and start every output with ``<bos>``: generation runs
+        the decoder alone after this, on the model's own ids. The last position the decoder has bounds
+        the output to ``max_len - 1`` new tokens."""
+        c = self.config
+        check_prompt("src", src, max_new_tokens, self.src_vocab_size)
+        check_positions("src", src.shape[1], 0, c.max_len)
+        src_padding_mask = src != c.pad_id  # (batch, seq_s), True at real tokens
+        memory = self.encode(src, src_padding_mask, checked=True)  # (batch, seq_s, d_model)
+        bos = torch.full((src.shape[0], 1), c.bos_id, dtype=torch.long, device=src.device)
+        return bos, (memory, src_padding_mask), min(max_new_tokens, c.max_len - 1)
 
-        Returns:
-            ``(batch, 1 + new)`` ids starting with ``bos_id``; ``new <= max_new_tokens``.
-        """
-        return generate_from_source(
-            self,
-            src,
-            max_new_tokens,
-            eos_id=eos_id,
-            temperature=temperature,
-            top_k=top_k,
-            generator=generator,
-            use_cache=use_cache,
-        )
-
-    @torch.no_grad()
-    def beam_search(
-        self,
-        src: torch.Tensor,
-        max_new_tokens: int,
-        beam_size: int = 4,
-        eos_id: int | None = None,
-        length_penalty: float = 0.6,
-    ) -> torch.Tensor:
-        """The most likely output for ``src`` (``(batch, seq_s)``) among ``beam_size`` candidates kept at
-        every step, instead of :meth:`generate`'s single greedy one; the paper used ``beam_size=4`` and
-        ``length_penalty=0.6``. See :func:`~transformer_lib.generation.beam_search_from_source`.
-
-        Returns:
-            ``(batch, 1 + new)`` ids starting with ``bos_id``, ``pad_id`` after ``eos_id``.
-        """
-        return beam_search_from_source(
-            self, src, max_new_tokens, beam_size=beam_size, eos_id=eos_id, length_penalty=length_penalty
-        )
+    def _next_logits(self, out: torch.Tensor, context: tuple, caches: Caches | None) -> torch.Tensor:
+        memory, src_padding_mask = context
+        if caches is None:
+            return self.decode(out, memory, None, src_padding_mask, checked=True)[:, -1]
+        new = out[:, caches.seq_len :]  # the tokens the caches have not seen
+        return self.decode(new, memory, None, src_padding_mask, caches=caches, checked=True)[:, -1]
 
     @torch.no_grad()
     def attention_maps(

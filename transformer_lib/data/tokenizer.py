@@ -2,7 +2,7 @@
 
 Text is split on whitespace (``level="word"``) or into characters (``level="char"``); every piece is
 looked up in the vocabulary, unknown pieces become ``<unk>``. The special tokens come first, in the
-library's one layout (:mod:`transformer_lib.tokens`), so their ids are the same for every vocabulary:
+library's one layout (:mod:`transformer_lib.data.tokens`), so their ids are the same for every vocabulary:
 
 * ``<pad>`` (``PAD = 0``) fills sequences up to the length of the longest in a batch;
 * ``<bos>`` (``BOS = 1``) begins a sequence (the decoder's start token; BERT's ``[CLS]`` plays this role);
@@ -19,9 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
-from .tokens import BOS, EOS, MASK, PAD, UNK
-
-SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>", "<mask>")  # at ids PAD, BOS, EOS, UNK, MASK
+from .tokens import BOS, EOS, MASK, PAD, SPECIALS, UNK
 
 
 class Tokenizer:
@@ -46,14 +44,6 @@ class Tokenizer:
         self.pad_id, self.bos_id, self.eos_id, self.unk_id, self.mask_id = PAD, BOS, EOS, UNK, MASK
         self.sentinel_ids: list[int] = [self.ids[s] for s in sentinels]
         self.first_word_id = len(SPECIALS) + num_sentinels  # ids >= this are ordinary tokens
-
-    @classmethod
-    def from_texts(cls, texts: Iterable[str], level: str = "word", num_sentinels: int = 8) -> Tokenizer:
-        """Build the vocabulary from texts: every distinct piece, in sorted order."""
-        pieces: set[str] = set()
-        for text in texts:
-            pieces.update(text.split() if level == "word" else text)
-        return cls(sorted(pieces), level, num_sentinels)
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -36,7 +36,7 @@ def train(
         progress: show a progress bar (on stdout) with the running loss.
         desc: the progress bar's label.
         schedule: ``schedule(step)`` for the 1-based step, e.g.
-            :func:`~transformer_lib.schedules.warmup_schedule`: step ``s`` uses ``lr * schedule(s)``.
+            :func:`~transformer_lib.training.schedules.warmup_schedule`: step ``s`` uses ``lr * schedule(s)``.
             ``None``: ``lr`` at every step.
     """
     if steps < 1:

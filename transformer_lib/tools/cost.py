@@ -7,16 +7,16 @@ Used by the chapter "What attention costs" and by ``benchmarks/attention_cost.py
   each storage once: a deterministic measure of training memory that does not depend on the
   allocator or on other processes.
 * :func:`loglog_slope` fits ``log y = slope * log x + c``: cost growing like ``n^p`` has slope ``p``.
-* :func:`check_calls` counts the input checks a call makes (:mod:`transformer_lib.validate`'s
+* :func:`check_calls` counts the input checks a call makes (:mod:`transformer_lib._validate`'s
   functions), which a model makes once, at its door, not per layer.
 * :func:`attention_and_gru` builds the three layers the chapter compares, :func:`layer_times` and
   :func:`generation_speed` time them and a small language model.
 * :func:`run_native` runs one of those two timings in a fresh Python process with the machine's own
   numeric settings. The book's outputs are recorded under canonical settings (one thread, baseline
-  kernels; see :mod:`transformer_lib.numerics`) that act when a process starts, so a timing taken
+  kernels; see :mod:`transformer_lib.tools.numerics`) that act when a process starts, so a timing taken
   inside such a process would measure those settings, not the machine.
 
-``python -m transformer_lib.cost layer_times '{"lengths": [128, 256]}'`` prints a timing as JSON.
+``python -m transformer_lib.tools.cost layer_times '{"lengths": [128, 256]}'`` prints a timing as JSON.
 """
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import numerics, validate
-from .device import get_device, set_seed
-from .models.gpt import GPT, GPTConfig
-from .multihead import MultiHeadAttention
+from .. import _validate as validate
+from ..device import get_device, set_seed
+from ..models.gpt import GPT, GPTConfig
+from ..nn.multihead import MultiHeadAttention
+from . import numerics
 
 
 def check_calls(call: Callable[[], Any]) -> Counter:
-    """Run ``call()`` and count the calls of :mod:`transformer_lib.validate`'s functions, by name (a check
+    """Run ``call()`` and count the calls of :mod:`transformer_lib._validate`'s functions, by name (a check
     that calls another counts both), through Python's profiling hook."""
     calls: Counter = Counter()
 
@@ -303,9 +304,9 @@ def run_native(fn: Callable[..., dict[str, Any]], /, *, timeout: float | None = 
     """``fn(**kwargs)`` measured with the machine's own numeric settings; ``fn`` is :func:`layer_times`
     or :func:`generation_speed`.
 
-    When this process runs under the canonical settings (:func:`~transformer_lib.numerics.runs_native`
+    When this process runs under the canonical settings (:func:`~transformer_lib.tools.numerics.runs_native`
     is false, as in the book's recorded runs), the timing runs in a fresh Python process whose environment is
-    :func:`transformer_lib.numerics.native_environ` (the CPU's best kernels, torch's default thread
+    :func:`transformer_lib.tools.numerics.native_environ` (the CPU's best kernels, torch's default thread
     count unless ``threads`` is given, any device), and its result comes back as JSON. Otherwise it
     runs here. Either way the result has plain JSON types, and ``result["machine"]`` says what
     measured it.
@@ -316,7 +317,7 @@ def run_native(fn: Callable[..., dict[str, Any]], /, *, timeout: float | None = 
     """
     name = getattr(fn, "__name__", None)
     if _TIMINGS.get(name) is not fn:
-        raise ValueError(f"fn must be one of transformer_lib.cost.{', '.join(_TIMINGS)}, got {fn!r}")
+        raise ValueError(f"fn must be one of transformer_lib.tools.cost.{', '.join(_TIMINGS)}, got {fn!r}")
     try:
         arguments = json.dumps(kwargs)
     except TypeError as error:
@@ -328,7 +329,7 @@ def run_native(fn: Callable[..., dict[str, Any]], /, *, timeout: float | None = 
     bootstrap = (
         f"import sys; p = {package_parent!r}\n"
         "if p not in sys.path: sys.path.insert(0, p)\n"
-        "from transformer_lib.cost import _main; _main(sys.argv[1:])"
+        "from transformer_lib.tools.cost import _main; _main(sys.argv[1:])"
     )
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "result.json"
@@ -350,7 +351,7 @@ def _main(argv: Sequence[str] | None = None) -> None:
     """``NAME [JSON_KWARGS [OUTPUT_FILE]]``: run a timing here, write its result as JSON."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not 1 <= len(argv) <= 3 or argv[0] not in _TIMINGS:
-        raise SystemExit(f"usage: python -m transformer_lib.cost {{{','.join(_TIMINGS)}}} [JSON_KWARGS [OUTPUT]]")
+        raise SystemExit(f"usage: python -m transformer_lib.tools.cost {{{','.join(_TIMINGS)}}} [JSON_KWARGS [OUTPUT]]")
     result = json.dumps(_TIMINGS[argv[0]](**(json.loads(argv[1]) if len(argv) > 1 else {})))
     if len(argv) == 3:
         Path(argv[2]).write_text(result)

@@ -4,7 +4,7 @@ Nothing is downloaded: every batch is drawn from a seeded ``torch.Generator``, s
 the same batches on every machine.
 
 Token ids: ``PAD = 0``, ``BOS = 1`` (begin of sequence), ``EOS = 2`` (end of sequence), the first
-three of the library's special tokens (:mod:`transformer_lib.tokens`), then the digits, digit ``d``
+three of the library's special tokens (:mod:`transformer_lib.data.tokens`), then the digits, digit ``d``
 having id ``d + 3``. A batch holds
 
 * ``src``: ``(batch, seq_s)`` the digits, padded with ``PAD`` on the right;
@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .device import generator
+from ..device import generator
 from .tokens import BOS, EOS, PAD
 
 NUM_SPECIAL = 3  # PAD, BOS, EOS: a digit task needs no unknown or mask token

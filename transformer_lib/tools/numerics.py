@@ -24,7 +24,7 @@ from importlib import resources
 def canonical_settings() -> dict[str, str]:
     """The ``NAME=value`` lines of ``numerics.env`` (comments and blank lines skipped)."""
     settings = {}
-    for line in resources.files(__package__).joinpath("numerics.env").read_text().splitlines():
+    for line in resources.files("transformer_lib").joinpath("numerics.env").read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")

@@ -14,9 +14,7 @@ import random
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from .tokens import EOS
-
-SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>", "<mask>"]  # ids 0..4, the layout of transformer_lib.tokens
+from .tokens import EOS, SPECIALS
 
 
 def topics() -> dict[str, str]:
@@ -50,14 +48,14 @@ def train_tokenizer(texts: list[str], vocab_size: int = 1024) -> Tokenizer:
     frequent adjacent pair until it has ``vocab_size`` tokens, the first five being the special tokens
     ``<pad> <bos> <eos> <unk> <mask>`` (ids 0..4). Training is deterministic and takes well under a second.
     """
-    if vocab_size < len(SPECIAL_TOKENS) + 256:
+    if vocab_size < len(SPECIALS) + 256:
         raise ValueError(f"vocab_size must hold the 5 special tokens and the 256 bytes, got {vocab_size}")
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=list(SPECIALS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

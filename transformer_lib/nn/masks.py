@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import torch
 
-from .validate import check_bool_mask, check_rank, check_token_ids, shape_str
+from .._validate import check_bool_mask, check_rank, check_token_ids, shape_str
 
 
-def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+def padding_mask(lengths: torch.Tensor, width: int | None = None) -> torch.Tensor:
     """Key padding mask from sequence lengths.
 
     Args:
         lengths: ``(batch,)`` integer tensor, the number of real tokens of each sequence.
-        max_len: padded length; defaults to ``lengths.max()``.
+        width: the padded length, the mask's number of columns; defaults to ``lengths.max()``.
 
     Returns:
-        ``(batch, max_len)`` boolean mask, ``True`` at real tokens (may be attended to),
+        ``(batch, width)`` boolean mask, ``True`` at real tokens (may be attended to),
         ``False`` at padding.
     """
     check_rank("lengths", lengths, 1, "(batch,)")
@@ -38,11 +38,11 @@ def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Ten
     if (lengths < 0).any():
         raise ValueError(f"lengths must be non-negative, got {lengths.tolist()}")
     longest = int(lengths.max()) if lengths.numel() else 0
-    if max_len is None:
-        max_len = longest
-    elif max_len < longest:
-        raise ValueError(f"max_len must be at least the longest length {longest}, got {max_len}")
-    positions = torch.arange(max_len, device=lengths.device)
+    if width is None:
+        width = longest
+    elif width < longest:
+        raise ValueError(f"width must be at least the longest length {longest}, got {width}")
+    positions = torch.arange(width, device=lengths.device)
     return positions[None, :] < lengths[:, None]
 
 
@@ -112,7 +112,7 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
 
 def and_masks(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
     """:func:`combine_masks` of two masks without its checks, for callers that checked them at their
-    door (:class:`~transformer_lib.multihead.MultiHeadAttention`): ``a & b``, or the one that is not
+    door (:class:`~transformer_lib.nn.multihead.MultiHeadAttention`): ``a & b``, or the one that is not
     ``None``."""
     if a is None or b is None:
         return b if a is None else a

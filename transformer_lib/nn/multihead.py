@@ -3,23 +3,21 @@
 With ``num_kv_heads < num_heads`` it is grouped-query attention (Ainslie et al., 2023): each key/value
 head serves ``num_heads / num_kv_heads`` query heads, and a KV cache holds only ``num_kv_heads`` heads
 (``num_kv_heads=1`` is multi-query attention, Shazeer 2019). With a ``rotary`` embedding, queries and
-keys are rotated by their positions (:mod:`transformer_lib.rotary`).
+keys are rotated by their positions (:mod:`transformer_lib.nn.rotary`).
 
 **Mask convention**: boolean, ``True`` = may attend, for both ``attn_mask`` and
-``key_padding_mask`` (the opposite of ``nn.MultiheadAttention``, see :mod:`transformer_lib.masks`).
+``key_padding_mask`` (the opposite of ``nn.MultiheadAttention``, see :mod:`transformer_lib.nn.masks`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .attention import attention_with_weights, fused_attention
-from .masks import and_masks
-from .rotary import RotaryEmbedding
-from .validate import (
+from .._validate import (
     check_bool_mask,
     check_broadcastable,
     check_floating,
@@ -29,6 +27,9 @@ from .validate import (
     check_same_dtype,
     shape_str,
 )
+from .attention import attention_with_weights, fused_attention
+from .masks import and_masks
+from .rotary import RotaryEmbedding
 
 
 @dataclass
@@ -65,6 +66,42 @@ class KVCache:
         return 0 if self.k is None else self.k.nbytes + self.v.nbytes
 
 
+class Caches:
+    """The :class:`KVCache` of every self-attention layer of a decoder: what a model's ``forward`` (or
+    an encoder-decoder's ``decode``) takes as ``caches``, from its ``new_caches()``.
+
+    ``caches[i]`` is layer ``i``'s cache and ``len(caches)`` the number of layers; ``seq_len`` is the
+    number of positions they hold (the position the next token takes).
+    """
+
+    def __init__(self, num_layers: int):
+        self.layers = [KVCache() for _ in range(num_layers)]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> KVCache:
+        return self.layers[i]
+
+    def __iter__(self) -> Iterator[KVCache]:
+        return iter(self.layers)
+
+    @property
+    def seq_len(self) -> int:
+        """The number of positions the caches hold."""
+        return len(self.layers[0]) if self.layers else 0
+
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Keep the batch rows ``rows`` of every layer's cache (see :meth:`KVCache.reorder`)."""
+        for cache in self.layers:
+            cache.reorder(rows)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory every layer's cached keys and values take, in bytes."""
+        return sum(cache.nbytes for cache in self.layers)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with separate query, key, value and output projections.
 
@@ -76,7 +113,7 @@ class MultiHeadAttention(nn.Module):
         num_kv_heads: number of key/value heads, a divisor of ``num_heads`` (``None``: ``num_heads``,
             ordinary multi-head attention). ``k_proj`` and ``v_proj`` then map ``d_model`` to
             ``num_kv_heads * d_k``.
-        rotary: a :class:`~transformer_lib.rotary.RotaryEmbedding` of width ``d_k`` (self-attention
+        rotary: a :class:`~transformer_lib.nn.rotary.RotaryEmbedding` of width ``d_k`` (self-attention
             only): queries and keys are rotated by their positions, cached keys at their own.
     """
 

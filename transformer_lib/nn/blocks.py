@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._validate import check_caches
 from .layers import FeedForward, ResidualSublayer
-from .multihead import KVCache, MultiHeadAttention
-from .validate import check_caches
+from .multihead import Caches, KVCache, MultiHeadAttention
 
 _TORCH_ACTIVATIONS = {F.relu: "relu", F.gelu: "gelu"}
 
@@ -346,7 +346,7 @@ class DecoderOnly(nn.Module):
         x: torch.Tensor,
         key_padding_mask: torch.Tensor | None = None,
         *,
-        caches: list[KVCache] | None = None,
+        caches: Caches | None = None,
         checked: bool = False,
     ) -> torch.Tensor:
         """``(batch, seq, d_model)`` -> ``(batch, seq, d_model)``, every position seeing only its past.
@@ -365,9 +365,9 @@ class DecoderOnly(nn.Module):
             x = layer(x, key_padding_mask, is_causal=True, cache=cache, checked=True)
         return self.norm(x)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`KVCache` per layer."""
-        return [KVCache() for _ in self.layers]
+    def new_caches(self) -> Caches:
+        """Empty :class:`Caches`, one :class:`KVCache` per layer."""
+        return Caches(len(self.layers))
 
 
 class Decoder(nn.Module):
@@ -395,7 +395,7 @@ class Decoder(nn.Module):
         tgt_padding_mask: torch.Tensor | None = None,
         src_padding_mask: torch.Tensor | None = None,
         *,
-        caches: list[KVCache] | None = None,
+        caches: Caches | None = None,
         checked: bool = False,
     ) -> torch.Tensor:
         """``(batch, seq_t, d_model)`` and memory ``(batch, seq_s, d_model)`` -> ``(batch, seq_t, d_model)``.
@@ -413,6 +413,6 @@ class Decoder(nn.Module):
             x = layer(x, memory, tgt_padding_mask, src_padding_mask, cache=cache, checked=True)
         return self.norm(x)
 
-    def new_caches(self) -> list[KVCache]:
-        """One empty :class:`KVCache` per layer."""
-        return [KVCache() for _ in self.layers]
+    def new_caches(self) -> Caches:
+        """Empty :class:`Caches`, one :class:`KVCache` per layer."""
+        return Caches(len(self.layers))

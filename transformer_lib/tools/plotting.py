@@ -1,5 +1,5 @@
 """Figures the chapters share: attention heatmaps, mask pictures and training curves, and the
-architecture diagrams of :mod:`transformer_lib.diagrams` (``draw_transformer``, ``draw_multihead``,
+architecture diagrams of :mod:`transformer_lib.tools.diagrams` (``draw_transformer``, ``draw_multihead``,
 ``draw_cross_attention``, ``draw_kv_cache``), importable from here too.
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None) and returns the

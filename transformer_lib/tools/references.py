@@ -20,10 +20,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import scaled_dot_product_attention
-from .masks import padding_mask_from_ids, subsequent_mask
-from .multihead import MultiHeadAttention
-from .rotary import RotaryEmbedding
+from ..data.tokens import IGNORE
+from ..nn.attention import scaled_dot_product_attention
+from ..nn.masks import padding_mask_from_ids, subsequent_mask
+from ..nn.multihead import MultiHeadAttention
+from ..nn.rotary import RotaryEmbedding
 
 # Chapter 1 -------------------------------------------------------------------------------------------
 
@@ -171,7 +172,7 @@ def apply_80_10_10(ids, chosen, action, random_tokens, mask_id) -> torch.Tensor:
     return out
 
 
-def masked_accuracy(logits: torch.Tensor, labels: torch.Tensor, ignore: int = -100) -> float:
+def masked_accuracy(logits: torch.Tensor, labels: torch.Tensor, ignore: int = IGNORE) -> float:
     """ch9a-masked-accuracy: the fraction of labelled positions whose top score is the label."""
     hits = total = 0
     for b in range(labels.shape[0]):

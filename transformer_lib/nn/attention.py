@@ -25,7 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .validate import (
+from .._validate import (
     check_bool_mask,
     check_broadcastable,
     check_floating,

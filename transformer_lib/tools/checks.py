@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .device import generator
+from ..device import generator
 
 PASS, FAIL = "\u2705", "\u274c"
 

@@ -1,19 +1,19 @@
 """Train the library's GPT on the generated topic language, on one process or many.
 
-    python -m transformer_lib.train_gpt --steps 300 --out runs/gpt
-    torchrun --nproc_per_node=4 -m transformer_lib.train_gpt --steps 300 --out runs/gpt
+    python -m transformer_lib.training.train_gpt --steps 300 --out runs/gpt
+    torchrun --nproc_per_node=4 -m transformer_lib.training.train_gpt --steps 300 --out runs/gpt
     torchrun --nnodes=2 --node_rank=0 --nproc_per_node=8 --rdzv_backend=c10d \\
-        --rdzv_endpoint=HOST:29500 -m transformer_lib.train_gpt --steps 300 --out runs/gpt
+        --rdzv_endpoint=HOST:29500 -m transformer_lib.training.train_gpt --steps 300 --out runs/gpt
 
 The same command trains on one CPU process, on N CPU processes (``gloo``) or on N GPUs (``nccl``), and
 ends with the same model (up to float rounding): every process draws the same global batch of
 ``--batch-size`` windows of the token stream and keeps its ``batch-size / N`` rows
-(:func:`~transformer_lib.distributed.shard`); DistributedDataParallel averages the gradients
+(:func:`~transformer_lib.training.distributed.shard`); DistributedDataParallel averages the gradients
 (``--strategy ddp``), or FSDP shards parameters, gradients and optimizer state over the processes as
 well (``--strategy fsdp``). The loss printed is the mean over all processes.
 
 Rank 0 writes ``OUT/checkpoint.pt`` every ``--checkpoint-every`` steps and at the end: the model
-(loadable with ``transformer_lib.checkpoint.load_model(GPT, path)``), the optimizer and the step, all
+(loadable with ``transformer_lib.models.checkpoint.load_model(GPT, path)``), the optimizer and the step, all
 readable with ``torch.load(weights_only=True)``. ``--resume OUT/checkpoint.pt`` continues exactly where
 that run stopped: the batch of step ``s`` depends only on the seed and ``s``. ``--stop-after K`` ends a
 run after ``K`` steps with a checkpoint, as a job whose time ran out.
@@ -31,13 +31,13 @@ import torch
 from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 
-from .checkpoint import save_model
-from .corpus import TopicGrammar
-from .device import generator, set_seed
+from ..data.corpus import TopicGrammar
+from ..data.tokenizer import Tokenizer
+from ..device import generator, set_seed
+from ..models.checkpoint import save_model
+from ..models.gpt import GPT, GPTConfig
 from .distributed import Process, launched_world_size, mean_over_processes, setup, shard, teardown
-from .models.gpt import GPT, GPTConfig
 from .objectives import token_loss
-from .tokenizer import Tokenizer
 
 
 @dataclass
@@ -85,7 +85,7 @@ def full_state(trained: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[di
 
 
 def save_checkpoint(path: Path, model: GPT, state: tuple[dict, dict], step: int, cfg: RunConfig) -> None:
-    """Write the run's state: a model file of :func:`~transformer_lib.checkpoint.save_model`, with the
+    """Write the run's state: a model file of :func:`~transformer_lib.models.checkpoint.save_model`, with the
     optimizer's state, the step and the run's settings added."""
     model_state, optimizer_state = state
     extra = {"optimizer": optimizer_state, "step": step, "run": asdict(cfg)}

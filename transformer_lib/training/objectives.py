@@ -6,7 +6,7 @@
 * :func:`span_corrupt` / :func:`span_restore`: T5's span corruption with sentinel tokens;
 * :func:`text_infill`: BART's text infilling (each span becomes a single ``<mask>``).
 
-Labels use :data:`~transformer_lib.tokens.IGNORE` (-100) at positions that do not count in the loss,
+Labels use :data:`~transformer_lib.data.tokens.IGNORE` (-100) at positions that do not count in the loss,
 the library's one ignore index; :func:`token_loss` is the one loss that reads them.
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .tokens import IGNORE, PAD
-from .validate import check_rank, check_token_ids, shape_str
+from .._validate import check_rank, check_token_ids, shape_str
+from ..data.tokens import IGNORE, PAD
 
 
 def mask_tokens(

@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import DecoderOnly, Encoder
-from .layers import PositionalEncoding
-from .validate import check_floating, check_rank, shape_str
+from .._validate import check_floating, check_rank, shape_str
+from ..nn.blocks import DecoderOnly, Encoder
+from ..nn.layers import PositionalEncoding
 
 
 def make_windows(series: torch.Tensor, window: int, horizon: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

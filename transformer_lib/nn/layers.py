@@ -3,7 +3,7 @@ feed-forward network, and the sinusoidal positional encoding; and the modern dec
 SwiGLU feed-forward network.
 
 Every ``forward`` checks its inputs when a reader calls it; the library's own blocks pass
-``checked=True``, having checked the inputs once at their door (see :mod:`transformer_lib.validate`).
+``checked=True``, having checked the inputs once at their door (see :mod:`transformer_lib._validate`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .validate import (
+from .._validate import (
     check_floating,
     check_input_ids,
     check_last_dim,
@@ -258,7 +258,7 @@ class Embeddings(nn.Module):
         """``(batch, seq)`` ids at positions ``start, start + 1, ...`` -> ``(batch, seq, d_model)``.
 
         ``name`` is the argument's name in error messages (a model passes ``"src"`` or ``"tgt_in"``).
-        The ids are checked (:func:`~transformer_lib.validate.check_input_ids`: their values too, in
+        The ids are checked (:func:`~transformer_lib._validate.check_input_ids`: their values too, in
         eager mode) unless ``checked=True``: a model checks its ids at its door, and generation checks
         the prompt once and never the ids the model wrote.
         """

@@ -24,7 +24,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from .device import shift_seed
+from ..device import shift_seed
 
 TOPICS: dict[str, dict[str, list[str]]] = {
     "farm": {

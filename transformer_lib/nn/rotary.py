@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .validate import check_floating, check_last_dim, check_positions, check_rank
+from .._validate import check_floating, check_last_dim, check_positions, check_rank
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ class RotaryEmbedding(nn.Module):
         return self.rotate(x, start)
 
     def rotate(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """:meth:`forward` without its checks, for :class:`~transformer_lib.multihead.MultiHeadAttention`,
+        """:meth:`forward` without its checks, for :class:`~transformer_lib.nn.multihead.MultiHeadAttention`,
         which checks its inputs and their positions once, at its door."""
         seq = x.shape[2]
         # (seq, head_dim), broadcast over batch and heads

@@ -5,7 +5,7 @@ reader calls) check their inputs with these once, at the door, before they compu
 a student who passes a tensor of the wrong rank or dtype reads which argument was wrong, what was
 expected and what was received. Internal calls between the library's own modules, whose inputs the
 door has checked, go unchecked: through kernels without checks (e.g.
-:func:`~transformer_lib.attention.attention_with_weights`), or with ``checked=True``, which every
+:func:`~transformer_lib.nn.attention.attention_with_weights`), or with ``checked=True``, which every
 module's ``forward`` takes to mean "my caller has checked these inputs". A model's forward therefore
 costs a few checks, however deep the model, and generation checks the prompt once, never the ids
 the model writes itself.
@@ -148,9 +148,14 @@ def check_broadcastable(name: str, mask: torch.Tensor, target: tuple[int, ...], 
         raise ValueError(f"{name} must broadcast to {layout} = {tuple(target)}, got shape {shape_str(mask)}")
 
 
-def check_caches(caches: list | None, layers: int) -> None:
-    """Raise ``ValueError`` unless ``caches`` is ``None`` or holds one KV cache per layer."""
-    if caches is not None and len(caches) != layers:
+def check_caches(caches: object, layers: int) -> None:
+    """Raise unless ``caches`` is ``None`` or the ``Caches`` of a model's ``new_caches()``, one
+    ``KVCache`` per layer."""
+    if caches is None:
+        return
+    if not hasattr(caches, "seq_len"):
+        raise TypeError(f"caches must be the Caches a model's new_caches() returns, got {type(caches).__name__}")
+    if len(caches) != layers:
         raise ValueError(f"caches must hold one KVCache per layer ({layers}), got {len(caches)}")
 
 
