@@ -166,7 +166,8 @@ def test_figures_keep_their_text_legible(path):
 def test_the_instructors_timing_table_is_the_measured_one():
     """book/instructors.md's table of chapter times is written by `scripts/chapter_times.py table` from
     the measurements in benchmarks/chapter_times.json: every chapter measured, the table that file's,
-    and every chapter under a minute of CPU time (the introduction says so)."""
+    and the introduction's claim: every chapter under a minute and a half of CPU time, most under a
+    minute."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("chapter_times", ROOT / "scripts" / "chapter_times.py")
@@ -180,5 +181,7 @@ def test_the_instructors_timing_table_is_the_measured_one():
     assert chapter_times.table_in(text) == chapter_times.render(times), (
         "the table is not the measurements': run `python scripts/chapter_times.py table`"
     )
-    slow = {name: t["cpu_s"] for name, t in times.items() if t["cpu_s"] >= 60}
-    assert not slow, f"chapters taking a minute or more: {slow}"
+    slow = {name: t["cpu_s"] for name, t in times.items() if t["cpu_s"] >= 90}
+    assert not slow, f"chapters taking a minute and a half or more: {slow}"
+    under_a_minute = [name for name, t in times.items() if t["cpu_s"] < 60]
+    assert len(under_a_minute) > len(times) / 2, f"most chapters should take less than a minute: {times}"
