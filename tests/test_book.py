@@ -161,3 +161,27 @@ def test_figures_keep_their_text_legible(path):
                 if width > FIGURE_MAX_PX:
                     wide.append(f"cell {index}: {width} px")
     assert not wide, f"{path.name}: figures wider than {FIGURE_MAX_PX} px (8 in at 110 dpi): {wide}"
+
+
+def test_the_instructors_timing_table_is_the_measured_one():
+    """book/instructors.md's table of chapter times is written by `scripts/chapter_times.py table` from
+    the measurements in benchmarks/chapter_times.json: every chapter measured, the table that file's,
+    and the introduction's claim: every chapter under a minute and a half of CPU time, most under a
+    minute."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("chapter_times", ROOT / "scripts" / "chapter_times.py")
+    chapter_times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chapter_times)
+    assert set(chapter_times.TITLES) == {p.stem for p in NOTEBOOKS}, "scripts/chapter_times.py: TITLES"
+    times = json.loads(chapter_times.TIMES.read_text())
+    missing = set(chapter_times.TITLES) - set(times)
+    assert not missing, f"not measured: run `python scripts/chapter_times.py measure {' '.join(sorted(missing))}`"
+    text = (ROOT / "book" / "instructors.md").read_text()
+    assert chapter_times.table_in(text) == chapter_times.render(times), (
+        "the table is not the measurements': run `python scripts/chapter_times.py table`"
+    )
+    slow = {name: t["cpu_s"] for name, t in times.items() if t["cpu_s"] >= 90}
+    assert not slow, f"chapters taking a minute and a half or more: {slow}"
+    under_a_minute = [name for name, t in times.items() if t["cpu_s"] < 60]
+    assert len(under_a_minute) > len(times) / 2, f"most chapters should take less than a minute: {times}"

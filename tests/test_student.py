@@ -152,14 +152,120 @@ def literal(node: ast.AST) -> bool:
     return isinstance(node, ast.UnaryOp) and literal(node.operand)
 
 
+# What a check cell may build its reference from: the library's functions (`references.*`, `tl.*`),
+# names of earlier cells, and the glue between them (calls, attributes, constant indices, tuples,
+# lambdas that only forward their arguments). Arithmetic, comparisons, comprehensions and loops would
+# compute the answer under the exercise, where the site and every student copy show it.
+ADAPTER = (ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.keyword)
+ADAPTER += (ast.Subscript, ast.Starred, ast.Lambda, ast.arguments, ast.arg, ast.expr_context)
+
+
+def computations(node: ast.AST, functions: dict[str, ast.FunctionDef], seen: set[str]) -> list[str]:
+    """What a reference computes by itself: expressions that are not adapters, in ``node`` and in the
+    functions of the same cell it calls (``functions``), each followed once."""
+    found = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.operator | ast.unaryop | ast.cmpop | ast.boolop | ast.comprehension):
+            continue  # reported with the expression they belong to
+        index = (
+            sub.slice.operand if isinstance(getattr(sub, "slice", None), ast.UnaryOp) else getattr(sub, "slice", None)
+        )
+        if isinstance(sub, ast.Subscript) and not isinstance(index, ast.Constant):
+            found.append(ast.unparse(sub))
+        elif isinstance(sub, ast.UnaryOp) and isinstance(sub.operand, ast.Constant):
+            continue  # a negative number
+        elif not isinstance(sub, ADAPTER):
+            found.append(ast.unparse(sub))
+        if isinstance(sub, ast.Name) and sub.id in functions and sub.id not in seen:
+            seen.add(sub.id)
+            found += function_computations(functions[sub.id], functions, seen)
+    return found
+
+
+def function_computations(fn: ast.FunctionDef, functions: dict[str, ast.FunctionDef], seen: set[str]) -> list[str]:
+    """A helper of a check cell may assign, call, return and use a ``with`` block, nothing else."""
+    found = []
+    body = list(fn.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    while body:
+        statement = body.pop(0)
+        if isinstance(statement, ast.With):
+            body = list(statement.body) + body
+            found += [c for item in statement.items for c in computations(item.context_expr, functions, seen)]
+        elif isinstance(statement, ast.Assign | ast.Return | ast.Expr) and statement.value is not None:
+            found += computations(statement.value, functions, seen)
+        else:
+            found.append(ast.unparse(statement).splitlines()[0])
+    return found
+
+
+def references_of(tree: ast.Module) -> list[ast.AST]:
+    """The reference of every check in a cell: check_function's second argument, check_value's
+    expected value; a name assigned in the cell stands for the value assigned to it."""
+    assigned = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        assigned[name.id] = node.value
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            keyword = {"check_function": "reference", "check_value": "expected"}.get(node.func.attr)
+            if keyword is None:
+                continue
+            arg = (
+                node.args[1]
+                if len(node.args) >= 2
+                else next((k.value for k in node.keywords if k.arg == keyword), None)
+            )
+            if arg is not None:
+                found.append(assigned.get(arg.id, arg) if isinstance(arg, ast.Name) else arg)
+    return found
+
+
+def test_the_reference_rule_catches_helpers_and_expressions():
+    """The rule below fails on what it guards against: a helper that computes, an expression."""
+
+    def flagged(source: str) -> list[str]:
+        tree = ast.parse(source)
+        functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+        return [c for ref in references_of(tree) for c in computations(ref, functions, set())]
+
+    assert not flagged("checks.check_function(f, references.f, cases)")
+    assert not flagged("checks.check_function(f, lambda x, k: tl.attention(x, k, k)[1], cases)")
+    assert not flagged(
+        "def _ref(x):\n    m = tl.Layer(x.shape[-1])\n    return m(x)\nchecks.check_function(f, _ref, c)"
+    )
+    assert not flagged("expected = references.g(a, 3)\nchecks.check_value(v, expected)")
+    assert flagged("checks.check_function(f, lambda x, w: tl.attention(x @ w), cases)")
+    assert flagged("def _ref(n, p):\n    return 2 * (p - 1) / p * n\nchecks.check_function(f, _ref, c)")
+    assert flagged(
+        "def _a(x):\n    return [y for y in x]\ndef _ref(x):\n    return g(_a(x))\nchecks.check_function(f, _ref, c)"
+    )
+    assert flagged("def _ref(x):\n    for r in x:\n        pass\nchecks.check_function(f, _ref, c)")
+    assert flagged("e = _count(64) / 64 * 1.5e9\nchecks.check_value(v, e)")
+    assert flagged("checks.check_value(n, sum(p.numel() for p in m.parameters()) - 5)")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_checks_do_not_show_the_answer(path):
     """A check cell sits right under its exercise on the site and in every student copy: it must not
-    define the reference answer (those live in the library, `transformer_lib.tools.references`) nor write
-    the expected value out (`check_value(x, 513)`)."""
+    compute the reference answer (references live in the library, `transformer_lib.tools.references`: a
+    check cell may only call them, or the library's function, adapting the arguments) nor write the
+    expected value out (`check_value(x, 513)`)."""
     nb = nbformat.read(path, as_version=4)
     for cell in (c for c in nb.cells if is_check(c)):
         tree = ast.parse(cell.source)
+        functions = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+        for reference in references_of(tree):
+            computed = computations(reference, functions, set())
+            assert not computed, (
+                f"{path.name}: a check computes its reference ({'; '.join(computed)}): move it to "
+                f"transformer_lib/tools/references.py:\n{cell.source}"
+            )
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef):
                 assert "reference" not in node.name, f"{path.name}: a check defines {node.name}:\n{cell.source}"

@@ -23,6 +23,37 @@ from torch.nn import functional as F
 from ..data.tokens import IGNORE
 from ..nn.attention import scaled_dot_product_attention
 from ..nn.masks import padding_mask_from_ids, subsequent_mask
+from ..nn.multihead import MultiHeadAttention
+from ..nn.rotary import RotaryEmbedding
+
+# Chapter 1 -------------------------------------------------------------------------------------------
+
+
+def self_attention_steps(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor) -> torch.Tensor:
+    """ch1-self-attention: ``(seq, d_k)`` outputs, the projections by ``F.linear`` and torch's fused
+    attention (``x`` ``(seq, d_model)``, each ``w`` ``(d_model, d_k)``)."""
+    q, k, v = (F.linear(x, w.T) for w in (w_q, w_k, w_v))
+    return F.scaled_dot_product_attention(q[None], k[None], v[None])[0]
+
+
+# Chapter 2 -------------------------------------------------------------------------------------------
+
+
+def qkv_parameter_count(d_model: int, num_heads: int) -> int:
+    """ch2-count: the parameters of ``nn.MultiheadAttention``'s query, key and value projections
+    (weights and biases), read from the module's packed ``in_proj`` tensors."""
+    attention = nn.MultiheadAttention(d_model, num_heads)
+    return attention.in_proj_weight.numel() + attention.in_proj_bias.numel()
+
+
+# Chapters 5 and 9c -----------------------------------------------------------------------------------
+
+
+def attention_parameter_count(d_model: int, num_heads: int) -> int:
+    """ch5-params, ch9c-params: the parameters of the library's ``MultiHeadAttention``, counted on a
+    built module."""
+    return sum(p.numel() for p in MultiHeadAttention(d_model, num_heads).parameters())
+
 
 # Chapter 3 -------------------------------------------------------------------------------------------
 
@@ -191,6 +222,26 @@ def cross_attention_mask_from_ids(src: torch.Tensor, seq_t: int, pad_id: int) ->
     return torch.stack([padding_mask_from_ids(src, pad_id)] * seq_t, dim=1)
 
 
+def parameter_difference(larger: nn.Module, smaller: nn.Module) -> int:
+    """ch9c-params: how many more parameters ``larger`` has than ``smaller``, each counted over its
+    state dict's distinct tensors (a shared tensor once)."""
+
+    def distinct(model: nn.Module) -> int:
+        tensors = {id(p): p for p in model.parameters()}
+        return sum(p.numel() for p in tensors.values())
+
+    return distinct(larger) - distinct(smaller)
+
+
+# Chapter 9d ------------------------------------------------------------------------------------------
+
+
+def apply_rope(x: torch.Tensor, start: int) -> torch.Tensor:
+    """ch9d-rope: ``x`` ``(batch, heads, seq, head_dim)`` at positions ``start ..``, rotated by the
+    library's ``RotaryEmbedding``, built just long enough."""
+    return RotaryEmbedding(x.shape[-1], max_len=start + x.shape[2])(x, start=start)
+
+
 # Chapter 10 ------------------------------------------------------------------------------------------
 
 
@@ -215,6 +266,14 @@ def second_choice_without_cache(lm, prompt: torch.Tensor, steps: int) -> torch.T
         second = lm(ids)[:, -1].topk(2, dim=-1).indices[:, 1:]  # (batch, 1)
         ids = torch.cat([ids, second], dim=1)
     return ids
+
+
+def attention_weight_bytes(batch: int, heads: int, n: int, dtype: torch.dtype) -> int:
+    """ch10-weight-bytes: the bytes of the ``(batch, heads, n, n)`` weights that the library's
+    attention returns, measured on a real tensor of that dtype."""
+    q = torch.zeros(batch, heads, n, 2, dtype=dtype)
+    weights = scaled_dot_product_attention(q, q, q)[1]
+    return weights.numel() * weights.element_size()
 
 
 # Chapter 11 ------------------------------------------------------------------------------------------
@@ -244,3 +303,20 @@ def autoregression_weight(series: torch.Tensor, years: torch.Tensor, order: int,
             targets.append([values[t]])
     x, y = torch.tensor(rows, dtype=torch.float64), torch.tensor(targets, dtype=torch.float64)
     return torch.linalg.solve(x.T @ x, x.T @ y)[:-1].to(series.dtype)
+
+
+# Chapter 12 ------------------------------------------------------------------------------------------
+
+
+def counted_ring_bytes(all_reduce: Callable, num_params: int, world_size: int, bytes_per_number: int = 4) -> float:
+    """ch12-ring: the bytes process 0 sends in one all-reduce of ``num_params`` numbers among
+    ``world_size`` processes, counted by running ``all_reduce`` (the chapter's simulated ring, which
+    returns what each process ends with and how many numbers each sent) on zeros."""
+    _, sent = all_reduce([torch.zeros(num_params) for _ in range(world_size)])
+    return float(sent[0] * bytes_per_number)
+
+
+def counted_ring_gigabytes(all_reduce: Callable, num_params: float, world_size: int, counted: int = 64_000) -> float:
+    """ch12-ring: the gigabytes (1e9 bytes) each process sends to all-reduce ``num_params`` float32
+    numbers: counted on ``counted`` numbers with ``all_reduce``, then scaled (the bytes grow linearly)."""
+    return counted_ring_bytes(all_reduce, counted, world_size) * (num_params / counted) / 1e9
