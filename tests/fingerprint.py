@@ -176,7 +176,7 @@ def models() -> None:
     gen = torch.Generator().manual_seed(0)
 
     tl.set_seed(4)
-    task = ToyTask("sort", num_digits=10, min_len=3, max_len=8, seed=0)
+    task = ToyTask("sort", num_digits=10, shortest=3, longest=8, seed=0)
     model = Transformer(TransformerConfig(src_vocab_size=13, tgt_vocab_size=13, d_model=32, d_ff=64))
 
     def toy_batch(step):

@@ -27,7 +27,7 @@ def test_tasks(task, expected):
 def test_random_batches_are_seeded_and_consistent():
     a, b = ToyTask("sort", seed=3).batch(16), ToyTask("sort", seed=3).batch(16)
     assert torch.equal(a.src, b.src) and torch.equal(a.tgt_out, b.tgt_out)
-    task = ToyTask("sort", min_len=2, max_len=5, num_digits=7)
+    task = ToyTask("sort", shortest=2, longest=5, num_digits=7)
     assert task.vocab_size == 10
     batch = task.batch(64)
     lengths = batch.src_padding_mask.sum(1)
@@ -52,8 +52,8 @@ def test_batch_to_device_and_names():
 def test_validation():
     with pytest.raises(ValueError, match="task"):
         ToyTask("rotate")
-    with pytest.raises(ValueError, match="min_len"):
-        ToyTask(min_len=5, max_len=3)
+    with pytest.raises(ValueError, match="shortest"):
+        ToyTask(shortest=5, longest=3)
     with pytest.raises(ValueError, match="batch_size"):
         ToyTask().batch(0)
     with pytest.raises(ValueError, match=r"sequences\[1\]"):

@@ -95,7 +95,7 @@ def test_validation():
 
 def test_tiny_overfit():
     torch.manual_seed(0)
-    task = ToyTask("copy", num_digits=5, min_len=2, max_len=3, seed=0)
+    task = ToyTask("copy", num_digits=5, shortest=2, longest=3, seed=0)
     model = Transformer(
         TransformerConfig(
             task.vocab_size,

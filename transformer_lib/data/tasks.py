@@ -55,19 +55,19 @@ class ToyTask:
     Args:
         task: ``"copy"``, ``"reverse"`` or ``"sort"``.
         num_digits: the digits are ``0 .. num_digits - 1`` (ids ``3 .. num_digits + 2``).
-        min_len, max_len: each sequence has a number of digits drawn uniformly in ``[min_len, max_len]``
+        shortest, longest: each sequence has a number of digits drawn uniformly in ``[shortest, longest]``
             (its source has that many tokens, its ``tgt_in`` and ``tgt_out`` one more).
         seed: seeds the task's own ``torch.Generator``; :meth:`batch` draws from it in turn.
     """
 
-    def __init__(self, task: str = "reverse", num_digits: int = 10, min_len: int = 3, max_len: int = 8, seed: int = 0):
+    def __init__(self, task: str = "reverse", num_digits: int = 10, shortest: int = 3, longest: int = 8, seed: int = 0):
         if task not in TASKS:
             raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
         if num_digits < 2:
             raise ValueError(f"num_digits must be at least 2, got {num_digits}")
-        if not 1 <= min_len <= max_len:
-            raise ValueError(f"need 1 <= min_len <= max_len, got min_len={min_len} and max_len={max_len}")
-        self.task, self.num_digits, self.min_len, self.max_len = task, num_digits, min_len, max_len
+        if not 1 <= shortest <= longest:
+            raise ValueError(f"need 1 <= shortest <= longest, got shortest={shortest} and longest={longest}")
+        self.task, self.num_digits, self.shortest, self.longest = task, num_digits, shortest, longest
         self.transform = TASKS[task]
         self.generator = generator(seed)
 
@@ -81,7 +81,7 @@ class ToyTask:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         g = self.generator
-        lengths = torch.randint(self.min_len, self.max_len + 1, (batch_size,), generator=g)
+        lengths = torch.randint(self.shortest, self.longest + 1, (batch_size,), generator=g)
         digits = [torch.randint(0, self.num_digits, (int(n),), generator=g) for n in lengths]
         return self.make_batch(digits)
 

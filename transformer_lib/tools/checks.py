@@ -150,22 +150,6 @@ def check_value(
     return CheckResult(True, f"{PASS} {name}: correct.")
 
 
-def check_raises(fn: Callable[..., Any], args: tuple, error: type[Exception], name: str | None = None) -> CheckResult:
-    """Check that ``fn(*args)`` raises ``error`` (for exercises about input validation)."""
-    name = name or getattr(fn, "__name__", "your function")
-    try:
-        fn(*args)
-    except NotImplementedError:
-        return CheckResult(
-            False, f"{FAIL} {name}: not implemented yet; replace `raise NotImplementedError` with your code."
-        )
-    except error:
-        return CheckResult(True, f"{PASS} {name} raises {error.__name__} as it should.")
-    except Exception as err:
-        return CheckResult(False, f"{FAIL} {name} raised {type(err).__name__} ({err}), expected {error.__name__}.")
-    return CheckResult(False, f"{FAIL} {name} returned normally, expected it to raise {error.__name__}.")
-
-
 def random_cases(specs: Sequence[tuple[str, tuple[tuple[int, ...], ...]]], seed: int = 0) -> list[tuple[str, tuple]]:
     """Build check cases of random float tensors from shapes.
 
