@@ -48,26 +48,21 @@ UNLISTED_S = 0.05
 
 
 class LongestFirst(LoadFileScheduling):
-    """``--dist loadfile``, with the files handed out in the order of ``SECONDS`` (longest first)."""
+    """``--dist loadfile``, with the files handed out in the order of ``SECONDS`` (longest first).
 
-    def schedule(self) -> None:
-        if self.collection is None and self.collection_is_completed:
-            for node, collection in self.registered_collections.items():
-                self.registered_collections[node] = ordered(collection)
-            # xdist would sort the files by their number of tests again
-            self.config.option.loadscopereorder = False
-        super().schedule()
+    Only the queue of files is reordered: each worker's collection keeps its order, since the
+    controller tells a worker which tests to run by their index in that collection."""
+
+    ordered = False
+
+    def _assign_work_unit(self, node) -> None:
+        if not self.ordered:  # the queue is complete before the first file is handed out
+            for file in sorted(self.workqueue, key=lambda file: -seconds(file, len(self.workqueue[file]))):
+                self.workqueue.move_to_end(file)
+            self.ordered = True
+        super()._assign_work_unit(node)
 
 
-def ordered(nodeids: list[str]) -> list[str]:
-    """``nodeids`` with the files longest first; each file's tests keep their order."""
-    counts: dict[str, int] = {}
-    for nodeid in nodeids:
-        file = nodeid.split("::", 1)[0]
-        counts[file] = counts.get(file, 0) + 1
-
-    def seconds(nodeid: str) -> float:
-        file = nodeid.split("::", 1)[0]
-        return SECONDS.get(file, counts[file] * UNLISTED_S)
-
-    return sorted(nodeids, key=lambda nodeid: -seconds(nodeid))
+def seconds(file: str, tests: int) -> float:
+    """The expected time of a file of ``tests`` tests."""
+    return SECONDS.get(file, tests * UNLISTED_S)
