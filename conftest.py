@@ -3,6 +3,7 @@ import platform
 from pathlib import Path
 
 import matplotlib
+import pytest
 from nbval import kernel as nbval_kernel
 
 from tests.kernels import unix_socket_manager
@@ -38,6 +39,16 @@ def pytest_configure(config):
     if getattr(config.option, "nbval", False) and not numerics.exact_platform():
         config.option.nbval_lax = True
         KERNEL_ENVIRON["TRANSFORMER_LIB_STRICT_CHECKS"] = "1"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s `--dist loadfile` hands out the longest files first (tests/schedule.py says why)."""
+    if config.getvalue("dist") == "loadfile":
+        from tests.schedule import LongestFirst
+
+        return LongestFirst(config, log)
+    return None
 
 
 def pytest_report_header(config):

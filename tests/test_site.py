@@ -22,7 +22,7 @@ import yaml
 
 from scripts.build_pdf import serve
 from tests.browser import chromium_session, require_chromium
-from tests.sites import both_editions
+from tests.sites import english_edition
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -43,7 +43,7 @@ PAGES = toc_pages()
 def site() -> Path:
     """The English site as `make book` builds it (`jupyter-book build -W -n`), built once per run for
     this file and tests/test_translations.py (tests/sites.py)."""
-    out, status = both_editions()
+    out, status = english_edition()
     assert status["english"] == 0, f"jupyter-book build failed or warned:\n{status['english_log']}"
     return out / "html"
 
