@@ -81,7 +81,9 @@ def test_suite_off_x86_64(tmp_path, probes, system, machine):
     failed = [line for line in run.stdout.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and "error.ipynb" in failed[0], report
     passed = [line for line in run.stdout.splitlines() if line.startswith("PASSED")]
-    assert sum("test_checks.py" in line for line in passed) >= 7 and sum("lax.ipynb" in line for line in passed) == 3
+    unit_tests = (ROOT / "tests" / "test_checks.py").read_text().count("\ndef test_")
+    assert sum("test_checks.py" in line for line in passed) == unit_tests, report
+    assert sum("lax.ipynb" in line for line in passed) == 3, report
     assert "SKIPPED" not in run.stdout, report
 
 
