@@ -33,6 +33,10 @@ def test_a_fresh_clone_neither_reinstalls_nor_repoints(tmp_path):
         (clone / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, clone / name)  # newer than the stamp, as in a fresh clone
     before = state()
+    # a dry run first: were this clone's requirements not the environment's (a branch that changed them),
+    # a real run would reinstall and re-point the environment this very test is running in
+    dry_env = subprocess.run(["make", "-n", "env", f"VENV={VENV}"], cwd=clone, capture_output=True, text=True)
+    assert "pip" not in dry_env.stdout, f"{VENV} does not have this clone's requirements:\n{dry_env.stdout}"
     env_run = subprocess.run(["make", "env", f"VENV={VENV}"], cwd=clone, capture_output=True, text=True)
     assert env_run.returncode == 0, env_run.stderr
     assert "pip" not in env_run.stdout + env_run.stderr, env_run.stdout

@@ -9,9 +9,12 @@ compute their norms, and Llama's rotations, in float32 even in float64). Greedy 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -477,3 +480,67 @@ def test_t5_own_stacks_keep_the_encoder_decoder_contract():
     for weights in maps["decoder_self"]:
         torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
         assert not weights.triu(diagonal=1).any()  # causal
+
+
+# ------------------------------------------------------------------------------------------- published checkpoints
+
+#: the ``config.json`` of each checkpoint the chapters' Colab cells load, as published on the Hugging Face
+#: Hub (tests/data/hub_configs/), with the parameter count its model card gives
+PUBLISHED = {
+    "gpt2": 124_439_808,
+    "bert-base-uncased": 109_514_298,  # BertForMaskedLM: the pooler out, the MLM transform in
+    "t5-small": 60_506_624,
+    "flan-t5-small": 76_961_152,  # its head is its own (transformers 5 ties it anyway: it counts 60,511,616)
+    "SmolLM2-135M": 134_515_008,
+}
+HUB_CONFIGS = Path(__file__).parent / "data" / "hub_configs"
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_the_published_checkpoints_configs_build_their_models(name):
+    """The real checkpoints cannot be downloaded here; their configs can be shipped. Each reads into our
+    config, builds (on the meta device) the published number of parameters, and converts to exactly the
+    keys and shapes of Hugging Face's model built from the same file, which its weights are stored under."""
+    raw = json.loads((HUB_CONFIGS / f"{name}.json").read_text())
+    family = hub.family_of(raw)
+    with torch.device("meta"):
+        ours = family.model_class(hub.config_from_hf(raw))
+        theirs = getattr(transformers, family.hf_class)(transformers.AutoConfig.for_model(**raw))
+    assert sum(p.numel() for p in ours.parameters()) == PUBLISHED[name]
+    expected = {k: t.shape for k, t in theirs.state_dict().items()}
+    assert {k: t.shape for k, t in hub.hf_state_dict(ours).items()} == expected
+
+
+def test_an_old_bert_checkpoint_loads(tmp_path):
+    """``bert-base-uncased``'s weights are a ``BertForPreTraining``'s, saved with TensorFlow's LayerNorm names:
+    ``gamma`` and ``beta``, the pooler, the next-sentence head and the ``position_ids`` buffer."""
+    from safetensors.torch import save_file
+
+    hf_model = hf_bert()
+    old = {}
+    for key, tensor in hf_model.state_dict().items():
+        if "LayerNorm." in key:
+            key = key.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        old[key] = tensor.clone()
+    d = hf_model.config.hidden_size
+    old |= {"bert.pooler.dense.weight": torch.randn(d, d), "bert.pooler.dense.bias": torch.randn(d)}
+    old |= {"cls.seq_relationship.weight": torch.randn(2, d), "cls.seq_relationship.bias": torch.randn(2)}
+    old["bert.embeddings.position_ids"] = torch.arange(MAX_LEN)[None]
+    old.pop("cls.predictions.decoder.weight")  # tied to the word embeddings: stored once
+    save_file(old, tmp_path / "model.safetensors")
+    hf_model.config.to_json_file(tmp_path / "config.json")
+    ids, _ = batch(lengths=(7, 7))
+    torch.testing.assert_close(Bert.from_pretrained(str(tmp_path))(ids), hf_model(ids).logits, **F32)
+
+
+def test_a_bfloat16_checkpoint_loads_as_float32(tmp_path):
+    """SmolLM2's weights are stored in bfloat16: the model is float32, holding the same numbers."""
+    hf_model = hf_llama(tie_word_embeddings=True)
+    with torch.no_grad():
+        for p in hf_model.parameters():
+            p.copy_(p.bfloat16())  # float32 holding bfloat16's numbers
+    copy.deepcopy(hf_model).to(torch.bfloat16).save_pretrained(tmp_path)
+    model = Llama.from_pretrained(str(tmp_path))
+    assert model.lm_head.weight.dtype == torch.float32
+    ids, _ = batch(lengths=(7, 7))
+    torch.testing.assert_close(model(ids), hf_model(ids).logits, **F32)
