@@ -9,13 +9,22 @@ navigation bar, buttons or previous/next links, and code and outputs wrap instea
 
 The chapters are then merged with pypdf behind a title page and a table of contents whose page numbers
 are the merged book's; a running footer (chapter title and page number, counted over the whole book) is
-stamped onto every page after the title page, and the PDF gets one bookmark per part and per chapter.
+stamped onto every page after the title page, and the PDF gets bookmarks for the parts, the chapters and
+every section in them (Chromium's outline of each page's headings).
+
+Links stay links. A link within a page (an exercise, a section) is a named destination that Chromium
+writes; a link to another page of the site (a citation, a chapter, the contents' entries) is printed as
+an address under :data:`INTERNAL` and then pointed at the place in the book where its target was printed
+(every element with an id gets a destination, see :data:`PREPARE_JS`). Links to other websites stay as
+they are. The merged PDF is not tagged: Chromium can tag one page's PDF, but merging drops the tags.
+
+Boxes stay whole where they fit: a code cell, an output, a table, a figure or a formula shorter than
+:data:`KEEP_WHOLE` of a page is not split across pages (taller ones are, at line boundaries). Invisible
+marks at the top and bottom of each box, read back from the printed page and then removed, check this,
+and check that no page but a chapter's last is more than half blank: either is printed as a warning.
 
 Solutions to the exercises are not printed by default: each solution keeps its title, marked as omitted,
 so that handouts can go to students. ``--with-solutions`` prints them (an instructor's copy).
-
-Links between pages of the site would point at the temporary local server, so they are printed as plain
-text; links to other websites stay clickable.
 
 Usage (from the repository root, after ``make book``)::
 
@@ -96,21 +105,24 @@ table { max-width: 100% !important; font-size: 8.5pt !important; }
 table td, table th { overflow-wrap: anywhere; }
 mjx-container[display="true"] { overflow: visible !important; max-width: 100% !important; }
 
-/* Figures fit the width and are never split across pages. */
+/* Figures fit the width and are never split across pages. No taller than 2/5 of a page (104 mm of the 261
+   printable), so that a figure pushed to the next page leaves less than half of a page blank. */
 img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
+main img { max-height: 104mm !important; width: auto !important; }
 figure, .cell_output img, mjx-container[display="true"] { break-inside: avoid; }
 h1, h2, h3, h4, .admonition-title { break-after: avoid; }
 
-/* The themes keep every code block on one page; a block that does not fit then leaves its frame empty
-   at the bottom of one page and its text on the next. Let code break, keeping a few lines together. */
+/* The themes keep every code block on one page, inner frames included; a block that does not fit then
+   leaves its outer frame empty at the bottom of one page and its text on the next. Inner frames may break;
+   PREPARE_JS keeps the outer box of a short block whole (.pdf-whole), and lets a long one break. */
 div.highlight, div[class*="highlight-"], pre, .bd-main .bd-content table { break-inside: auto !important; }
 pre { orphans: 3; widows: 3; }
+div.pdf-whole.pdf-box, .pdf-whole.pdf-box { break-inside: avoid !important; }
+.pdf-box { position: relative !important; }
+a.pdf-mark { position: absolute !important; left: 0; width: 1px; height: 1px; display: block !important; }
 
 /* The book theme prints its own copy of the title and hides the article's: show the article's. */
 .bd-article h1:first-of-type { display: block !important; }
-
-/* Links to other pages of the site are printed as text (see UNLINK_LOCAL_JS). */
-a:not([href]) { color: inherit !important; text-decoration: none !important; }
 """
 
 # Solutions: only their title is printed, marked as omitted (the default); see MARK_SOLUTIONS_JS.
@@ -150,7 +162,8 @@ body { margin: 0; font-family: "DejaVu Sans", "Liberation Sans", sans-serif; col
 .contents h1 { font-size: 22pt; margin: 0 0 10mm; }
 .contents h2 { font-size: 11pt; text-transform: uppercase; letter-spacing: 0.05em; color: #555;
   margin: 7mm 0 2mm; }
-.entry { display: flex; align-items: baseline; font-size: 11.5pt; margin: 1.6mm 0; }
+.entry { display: flex; align-items: baseline; font-size: 11.5pt; margin: 1.6mm 0; color: inherit;
+  text-decoration: none; }
 .entry .name { flex: none; max-width: 140mm; }
 .entry .dots { flex: 1; border-bottom: 1px dotted #888; margin: 0 2mm; transform: translateY(-1mm); }
 .entry .page { flex: none; min-width: 8mm; text-align: right; }
@@ -176,6 +189,8 @@ class Entry:
     pdf: bytes = b""  # the page printed on its own
     pages: int = 0  # how many PDF pages it takes
     start: int = 0  # its first page in the book, counting from 1 (the title page)
+    dests: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (its page from 0, top in pt)
+    outline: list[tuple[int, str, int, float]] = field(default_factory=list)  # (depth, title, page, top)
 
 
 @dataclass
@@ -188,6 +203,8 @@ class Book:
     total_pages: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    links: int = 0  # links resolved to places in the book
+    boxes: dict[str, int] = field(default_factory=dict)  # boxes kept whole, and long ones split, counted
 
 
 def read_toc(toc_file: Path) -> list[Entry]:
@@ -231,6 +248,67 @@ def count_pages(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
+def mark_of(annotation) -> str | None:
+    """The address after MARK of an invisible mark's link annotation, else None."""
+    action = annotation.get("/A")
+    uri = str(action.get_object().get("/URI", "")) if action else ""
+    return uri[len(MARK) :] if uri.startswith(MARK) else None
+
+
+def read_printed(entry: Entry, url: str) -> tuple[list[str], dict[str, int]]:
+    """Read back what Chromium printed for ``entry``: its named destinations and outline (into ``entry``),
+    and where its boxes' marks landed. Returns the warnings (a short box split across pages, a page other
+    than the last more than half blank) and the boxes counted by kind."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(entry.pdf))
+    for name, dest in reader.named_destinations.items():
+        entry.dests[name.lstrip("/")] = (reader.get_destination_page_number(dest), float(dest.top or 0))
+
+    def walk(items, depth):
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+            else:
+                entry.outline.append((depth, item.title, reader.get_destination_page_number(item), float(item.top)))
+
+    walk(reader.outline, 0)
+    tops, bottoms, kinds, lowest = {}, {}, {}, {}
+    for number, page in enumerate(reader.pages):
+        for annotation in page.get("/Annots") or []:
+            annotation = annotation.get_object()
+            mark = mark_of(annotation)
+            if mark is None:
+                continue
+            box, where, kind = mark.split("/")
+            (tops if where == "top" else bottoms)[box] = number
+            kinds[box] = kind
+            y = float(annotation["/Rect"][1])
+            lowest[number] = min(lowest.get(number, y), y)
+    warnings, counted = [], {"whole": 0, "long": 0, "long split": 0}
+    for box, kind in kinds.items():
+        first, last = tops.get(box), bottoms.get(box)
+        if kind == "text" or first is None or last is None:
+            continue
+        counted[kind] += 1
+        if first != last and kind == "whole":
+            warnings.append(
+                f"{url}: a box shorter than {KEEP_WHOLE:.0%} of a page is split, pages {first + 1}-{last + 1}"
+            )
+        counted["long split"] += kind == "long" and first != last
+    spanning = {n for box in tops if box in bottoms for n in range(tops[box], bottoms[box])}
+    height = float(reader.pages[0].mediabox.height)
+    middle = (height - mm_to_pt(MARGINS["top"]) + mm_to_pt(MARGINS["bottom"])) / 2
+    for number in range(len(reader.pages) - 1):
+        if number not in spanning and lowest.get(number, height) > middle:
+            warnings.append(f"{url}: page {number + 1} of {len(reader.pages)} is more than half blank")
+    return warnings, counted
+
+
+def mm_to_pt(length: str) -> float:
+    return float(length.removesuffix("mm")) / 25.4 * 72
+
+
 # Run in the page once MathJax has finished: formulas MathJax did not typeset, and TeX delimiters left
 # in the text outside code (what a reader would see if MathJax had not run).
 RAW_MATH_JS = """
@@ -264,12 +342,58 @@ OVERFLOW_JS = """
 }
 """
 
-# Links to other pages of the site point at the temporary server: print them as plain text.
-UNLINK_LOCAL_JS = """
-(origin) => {
+# Where links to the book's own pages are printed (then resolved to places in the PDF), and where the
+# invisible marks that measure the printed boxes point (then removed).
+INTERNAL = "https://book.invalid/"
+MARK = "https://mark.invalid/"
+# A box shorter than this share of the printable height is kept on one page.
+KEEP_WHOLE = 0.45
+PRINTABLE_HEIGHT_PX = round((297 - 16 - 20) / 25.4 * 96)
+
+# Run in the page before printing. Links to other pages of the site go to INTERNAL + their path (the
+# temporary server's address would be useless in a PDF). Chromium writes a named destination for every
+# target of a link within the page, so a hidden link to every id makes each a destination that links
+# from other pages can be resolved to. Boxes get a mark at their top and bottom (box number, "top" or
+# "bottom"), and a short box is kept whole. Returns the number of boxes marked.
+PREPARE_JS = """
+([origin, internal, mark, keepWhole]) => {
   for (const a of document.querySelectorAll('a[href]')) {
-    if (a.href.startsWith(origin) || a.getAttribute('href').startsWith('#')) a.removeAttribute('href');
+    const href = a.getAttribute('href');
+    if (a.href.startsWith(origin + '/') && !href.startsWith('#')) a.href = internal + a.href.slice(origin.length + 1);
   }
+  const main = document.querySelector('main') || document.body;
+  const anchors = document.createElement('div');
+  anchors.style.display = 'none';
+  for (const el of main.querySelectorAll('[id]')) {
+    const a = document.createElement('a');
+    a.href = '#' + el.id;
+    anchors.appendChild(a);
+  }
+  main.appendChild(anchors);
+  // boxes kept whole where short; text (paragraphs, items, headings) only marked, for the blank-page check
+  const whole = 'div.cell_input, div.cell_output, table, figure, div.math, .admonition, div[class*="highlight-"]';
+  const text = 'p, li, dt, dd, h1, h2, h3, h4, .citation, blockquote';
+  const found = [...main.querySelectorAll(whole + ', ' + text)].filter(el => el.offsetParent !== null);
+  const boxes = [...new Set(found.map(el => el.tagName === 'TABLE' ? el.parentElement : el))];
+  const inBox = new Set(boxes);
+  let n = 0;
+  for (const box of boxes) {
+    let outer = box.parentElement;
+    while (outer && !inBox.has(outer)) outer = outer.parentElement;
+    if (outer) continue;  // inside another box: the outer one is measured
+    box.classList.add('pdf-box');
+    const kind = box.matches(text) ? 'text' : box.getBoundingClientRect().height <= keepWhole ? 'whole' : 'long';
+    if (kind === 'whole') box.classList.add('pdf-whole');
+    for (const where of ['top', 'bottom']) {
+      const m = document.createElement('a');
+      m.className = 'pdf-mark';
+      m.href = `${mark}${n}/${where}/${kind}`;
+      m.style[where] = '0';
+      box.appendChild(m);
+    }
+    n += 1;
+  }
+  return n;
 }
 """
 
@@ -284,7 +408,6 @@ def print_page(browser, url: str, origin: str, with_solutions: bool, timeout_ms:
             page.evaluate("MathJax.startup.promise")
         page.emulate_media(media="print")
         page.add_style_tag(content=PRINT_CSS + (SHOW_SOLUTIONS_CSS if with_solutions else HIDE_SOLUTIONS_CSS))
-        page.evaluate(UNLINK_LOCAL_JS, origin)
         if not with_solutions:
             page.evaluate(MARK_SOLUTIONS_JS)
         page.evaluate(
@@ -301,7 +424,8 @@ def print_page(browser, url: str, origin: str, with_solutions: bool, timeout_ms:
         heading = page.locator("main h1").first
         title = " ".join(heading.inner_text().split()) if heading.count() else page.title()
         warnings = [f"{url}: content wider than the page: {w}" for w in page.evaluate(OVERFLOW_JS)]
-        pdf = page.pdf(format=PAGE_FORMAT, print_background=True, margin=MARGINS, outline=False)
+        page.evaluate(PREPARE_JS, [origin, INTERNAL, MARK, KEEP_WHOLE * PRINTABLE_HEIGHT_PX])
+        pdf = page.pdf(format=PAGE_FORMAT, print_background=True, margin=MARGINS, outline=True, tagged=True)
         return title, pdf, warnings
     finally:
         page.close()
@@ -322,8 +446,8 @@ def front_matter_html(book_title: str, author: str, entries: list[Entry], with_s
         part = entry.part
         page = str(entry.start) if entry.start else "000"
         rows.append(
-            f'<div class="entry"><span class="name">{e(entry.title)}</span><span class="dots"></span>'
-            f'<span class="page">{page}</span></div>'
+            f'<a class="entry" href="{INTERNAL}{e(entry.page)}.html"><span class="name">{e(entry.title)}</span>'
+            f'<span class="dots"></span><span class="page">{page}</span></a>'
         )
     return f"""<!doctype html><html><head><meta charset="utf-8"><style>{FRONT_CSS}</style></head><body>
 <section class="sheet title"><h1>{e(book_title)}</h1><div class="author">{e(author)}</div>
@@ -368,6 +492,49 @@ def provenance() -> str:
     return f"Printed on {date}" + (f" from commit {commit}." if commit else ".")
 
 
+def resolve_links(writer, entries: list[Entry], front_pages: int) -> int:
+    """Point the merged book's links at places in the book: a page's links to its own ids (named
+    destinations, which every page names alike: "summary", "exercises") and links to other pages (under
+    INTERNAL) become explicit destinations; the boxes' marks are removed. Returns how many links point
+    into the book. A link to an id that no page printed goes to the top of its page."""
+    from pypdf.generic import ArrayObject, FloatObject, NameObject, NullObject
+
+    by_page = {f"{entry.page}.html": entry for entry in entries}
+    owner = [None] * front_pages + [entry for entry in entries for _ in range(entry.pages)]
+
+    def place(entry: Entry, anchor: str):
+        number, top = entry.dests.get(anchor, (0, None))
+        top = FloatObject(top) if top is not None else NullObject()
+        page = writer.pages[entry.start - 1 + number].indirect_reference
+        return ArrayObject([page, NameObject("/XYZ"), NullObject(), top, NullObject()])
+
+    links = 0
+    for number, page in enumerate(writer.pages):
+        kept = []
+        for ref in page.get("/Annots") or []:
+            annotation = ref.get_object()
+            if mark_of(annotation) is not None:
+                continue
+            action = annotation.get("/A")
+            uri = str(action.get_object().get("/URI", "")) if action else ""
+            dest = annotation.get("/Dest")
+            if uri.startswith(INTERNAL):
+                path, _, anchor = uri[len(INTERNAL) :].partition("#")
+                target = by_page.get(path)
+                if target is None:
+                    raise ValueError(f"a link to {path!r}, which is not a page of the book")
+                annotation[NameObject("/Dest")] = place(target, anchor)
+                del annotation["/A"]
+                links += 1
+            elif dest is not None and not isinstance(dest, ArrayObject) and owner[number] is not None:
+                annotation[NameObject("/Dest")] = place(owner[number], str(dest).lstrip("/"))
+                links += 1
+            kept.append(ref)
+        if "/Annots" in page:
+            page[NameObject("/Annots")] = ArrayObject(kept)
+    return links
+
+
 def build_pdf(
     site: Path,
     out: Path,
@@ -381,6 +548,7 @@ def build_pdf(
     """Print every page of the site listed in ``toc_file`` and merge them into ``out``."""
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import Fit
 
     started = time.perf_counter()
     site, out = Path(site), Path(out)
@@ -391,6 +559,7 @@ def build_pdf(
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     book_title, author = config.get("title", "The book"), config.get("author", "")
     warnings: list[str] = []
+    boxes: dict[str, int] = {}
 
     with serve(site) as origin, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(chromium), args=CHROMIUM_FLAGS)
@@ -401,7 +570,10 @@ def build_pdf(
                     browser, f"{origin}/{entry.page}.html", origin, with_solutions, int(timeout_s * 1000)
                 )
                 entry.pages = count_pages(entry.pdf)
-                warnings += page_warnings
+                box_warnings, counted = read_printed(entry, f"{entry.page}.html")
+                warnings += page_warnings + box_warnings
+                for kind, n in counted.items():
+                    boxes[kind] = boxes.get(kind, 0) + n
                 log(f"  {entry.page}: {entry.pages} pages ({time.perf_counter() - t0:.1f} s)")
 
             # The front matter's length fixes the chapters' first pages, which go into the front matter:
@@ -430,18 +602,29 @@ def build_pdf(
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(front)))
     for entry in entries:
-        writer.append(PdfReader(io.BytesIO(entry.pdf)))
+        # the chapters' own outlines and named destinations are rebuilt below, once for the whole book
+        writer.append(PdfReader(io.BytesIO(entry.pdf)), import_outline=False)
     for number, page in enumerate(writer.pages):
         if number:  # no footer on the title page
             page.merge_page(footers.pages[number])
             page.compress_content_streams()  # merging leaves them uncompressed
+
+    links = resolve_links(writer, entries, front_pages)
+    writer.root_object.pop("/Names", None)  # each chapter's "summary" and "exercises": links no longer use them
 
     writer.add_outline_item(title="Contents", page_number=1)
     parents: dict[str | None, object] = {None: None}
     for entry in entries:
         if entry.part not in parents:
             parents[entry.part] = writer.add_outline_item(title=entry.part, page_number=entry.start - 1)
-        writer.add_outline_item(title=entry.title, page_number=entry.start - 1, parent=parents[entry.part])
+        chapter = writer.add_outline_item(title=entry.title, page_number=entry.start - 1, parent=parents[entry.part])
+        # the page's own outline, its headings: the first (the chapter's title) is the chapter's bookmark
+        levels = {0: chapter}
+        for depth, title, page, top in entry.outline[1:] if entry.outline else []:
+            parent = levels.get(depth - 1, chapter) if depth else chapter
+            levels[depth] = writer.add_outline_item(
+                title=title, page_number=entry.start - 1 + page, parent=parent, fit=Fit.xyz(top=top)
+            )
     writer.page_mode = "/UseOutlines"
     writer.add_metadata({"/Title": book_title, "/Author": author, "/Creator": "scripts/build_pdf.py"})
     writer.compress_identical_objects()
@@ -450,7 +633,7 @@ def build_pdf(
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".pdf", delete=False) as tmp:
         writer.write(tmp)
     Path(tmp.name).replace(out)
-    return Book(out, entries, front_pages, total, time.perf_counter() - started, warnings)
+    return Book(out, entries, front_pages, total, time.perf_counter() - started, warnings, links, boxes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {warning}")
     size = book.out.stat().st_size / 1e6
     print(f"PDF written: {book.out} ({book.total_pages} pages, {size:.1f} MB, {book.seconds:.0f} s)")
+    kept, split = book.boxes.get("whole", 0), book.boxes.get("long split", 0)
+    print(f"{book.links} links into the book; {kept} short boxes kept whole, {split} long ones split")
     return 0
 
 

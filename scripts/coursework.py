@@ -110,7 +110,7 @@ def glued_values(nb) -> dict[str, str]:
     return values
 
 
-def plain_markdown(text: str, glued: dict[str, str], number: dict[str, int]) -> str:
+def plain_markdown(text: str, glued: dict[str, str], number: dict[str, str]) -> str:
     """MyST that only the website renders, as Markdown that Jupyter and Colab show."""
     from myst_nb.core.variables import format_plain_text
 
@@ -154,7 +154,10 @@ def student_copy(nb):
     """A chapter without its solutions, outputs cleared, its Markdown plain (a new notebook)."""
     glued = glued_values(nb)
     found = exercises(nb)
-    number = {ex.label: ex.number for ex in found}
+    # numbered as on the site (book/_ext/numbering.py): "Exercise 4.2", the chapter's number from its title
+    title = next(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    chapter = re.match(r"#\s+(\d+[a-z]?)\.", title)
+    number = {ex.label: f"{chapter.group(1)}.{ex.number}" if chapter else str(ex.number) for ex in found}
     drop = {i for ex in found for i in [*ex.solution, *ex.markers]}
     copy = deepcopy(nb)
     cells = []

@@ -606,6 +606,8 @@ NOT_PROSE_TAGS = ["script", "style", "head", "pre", "code", "kbd", "samp", "svg"
 NOT_PROSE_CLASSES = ["math", "cell_input", "cell_output", "pasted-text", "language-switch", "citation"]
 SCANNED_ATTRIBUTES = ["title", "aria-label", "placeholder", "alt", "data-bs-title"]
 GLOSS = re.compile(r"（[^（）]*）")
+# a chapter's or an exercise's number: "9a", "练习 9a.2"
+NUMBERED = re.compile(r"\d+[a-z](?:\.\d+)?\b")
 
 
 def latin_runs(html: str) -> list[tuple[str, str]]:
@@ -624,7 +626,7 @@ def latin_runs(html: str) -> list[tuple[str, str]]:
     texts = [("text", str(t)) for t in soup.find_all(string=True) if not isinstance(t, (Comment, Doctype))]
     texts += [(a, e[a]) for e in soup.find_all(True) for a in SCANNED_ATTRIBUTES if e.get(a)]
     for where, text in texts:
-        for run in LATIN_RUN.findall(GLOSS.sub("", text)):
+        for run in LATIN_RUN.findall(NUMBERED.sub("", GLOSS.sub("", text))):
             run = run.rstrip(".-")
             if len(run) > 1:
                 found.append((where, run))

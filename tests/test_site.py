@@ -17,6 +17,7 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -52,6 +53,74 @@ def test_book_builds_without_warnings(site):
     for page in PAGES:
         assert (site / f"{page}.html").is_file(), f"{page}.html was not built"
     assert (site / "mathjax" / "tex-mml-chtml.js").is_file(), "MathJax is not served from the site"
+
+
+def test_bibliography_is_sorted_with_one_link_per_entry(site):
+    """Entries in the order of their authors' names as printed (BibTeX's braces ignored: the source
+    article's "{Anonymous compilation}" sorted after Z), each with one link: an arXiv id or a URL."""
+    from bs4 import BeautifulSoup
+
+    page = BeautifulSoup((site / "book" / "bibliography.html").read_text(encoding="utf-8"), "html.parser")
+    entries = page.select("div.citation")
+    assert len(entries) >= 30, f"{len(entries)} entries"
+    labels = [e.find(class_="label").get_text(strip=True).strip("[]").casefold() for e in entries]
+    first_authors = [label.split()[0].rstrip(",") for label in labels]  # then first names, years, titles
+    assert first_authors == sorted(first_authors), f"not sorted by author: {labels}"
+    twice = [label for label, e in zip(labels, entries, strict=True) if len(e.select("a[href^=http]")) > 1]
+    assert not twice, f"entries with two links: {twice}"
+
+
+def test_no_plumbing_is_shown(site):
+    """The notebooks' glue calls and nbval markers are the book's machinery: the pages' code leaves them
+    out (book/_ext/plumbing.py), and keeps every other line of every code cell."""
+    from bs4 import BeautifulSoup
+
+    shown, in_notebooks = [], 0
+    for page in PAGES:
+        if not (ROOT / f"{page}.ipynb").is_file():
+            continue
+        cells = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"]
+        sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        in_notebooks += sum(s.count("tl.glue(") + s.count("# NBVAL_") for s in sources)
+        html = BeautifulSoup((site / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
+        code = [pre.get_text() for pre in html.select("div.cell_input pre")]
+        shown += [f"{page}: {line.strip()}" for text in code for line in text.splitlines() if "glue(" in line]
+        shown += [f"{page}: {line.strip()}" for text in code for line in text.splitlines() if "NBVAL" in line]
+        assert len(code) == len(sources), f"{page}: {len(code)} code cells shown of {len(sources)}"
+        for source in sources:  # the first and last lines of every cell that is not only plumbing
+            lines = [x for x in source.splitlines() if x.strip() and "glue(" not in x and "NBVAL" not in x]
+            assert any(lines[0] in text for text in code), f"{page}: a line is missing: {lines[0]!r}"
+    assert in_notebooks >= 100, f"only {in_notebooks} glue calls and markers: the test sees little"
+    assert not shown, "plumbing shown to readers:\n" + "\n".join(shown[:10])
+
+
+def test_exercises_are_numbered_by_chapter(site):
+    """ "Exercise 4.2" (book/_ext/numbering.py), its solution "Solution to Exercise 4.2" linking to it,
+    and the student copies number it the same way."""
+    from bs4 import BeautifulSoup
+
+    from scripts.coursework import student_copy
+
+    counted = 0
+    for page in PAGES:
+        if not (ROOT / f"{page}.ipynb").is_file():
+            continue
+        chapter = re.match(r"(\d+[a-z]?)\.", source_title(page)).group(1)
+        html = BeautifulSoup((site / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
+        exercises = html.select("div.exercise > p.admonition-title")
+        expected = [f"Exercise {chapter}.{k}" for k in range(1, len(exercises) + 1)]
+        assert [t.get_text(" ", strip=True) for t in exercises] == expected, page
+        solutions = html.select("div.solution p.admonition-title")
+        assert [" ".join(t.get_text(" ", strip=True).split()) for t in solutions] == [
+            f"Solution to {e}" for e in expected
+        ], page
+        links = [t.find("a")["href"] for t in solutions]
+        assert links == ["#" + e.parent["id"] for e in exercises], page
+        copy = student_copy(nbformat.read(ROOT / f"{page}.ipynb", as_version=4))
+        headings = re.findall(r"^### (Exercise \S+)", "\n".join(c.source for c in copy.cells), re.M)
+        assert headings == expected, f"{page}: the student copy says {headings}"
+        counted += len(exercises)
+    assert counted >= 40, f"{counted} exercises"
 
 
 def test_internal_links_resolve(site):
@@ -152,10 +221,16 @@ def test_page_in_browser(page_name, site, browser, server):
         ".map(e => e.textContent.slice(0, 60))"
     )
     assert not wide_math, f"display equations wider than the column at 1280 px: {wide_math}"
+    # one search box, and no empty header bar above the page
+    searches = "[...document.querySelectorAll('.search-button-field, .search-button')].filter(e =>"
+    searches += " e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden').length"
+    assert page.evaluate(searches) == 1, f"{page.evaluate(searches)} search boxes at 1280 px"
+    assert page.evaluate("document.querySelector('.bd-header').offsetHeight") == 0, "an empty header bar"
     # and no page is wider than a phone's screen
     page.set_viewport_size({"width": 390, "height": 800})
     page_width = page.evaluate("document.documentElement.scrollWidth")
     assert page_width <= 390, f"the page is {page_width} px wide on a 390 px phone screen"
+    assert page.evaluate(searches) == 1, f"{page.evaluate(searches)} search boxes at 390 px"
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # the language switch: the same page in the Chinese edition, built under this one (make book-zh)
@@ -172,7 +247,42 @@ def test_page_in_browser(page_name, site, browser, server):
         expected = f"https://colab.research.google.com/github/{repo}/blob/{config['branch']}/{page_name}.ipynb"
         assert colab.first.get_attribute("href") == expected, "the Colab button and _config.yml disagree"
         assert page.locator(".solution.dropdown, details.solution, .solution").count() >= 3, "solutions missing"
+        # the setup cell is folded to one line (book/_ext/setup_cell.py), its code a click away
+        setup = page.locator(".setup-cell details")
+        assert setup.count() == 1, f"{setup.count()} folded setup cells"
+        assert setup.evaluate("d => !d.open") and not setup.locator("pre").is_visible(), "the setup code shows"
+        assert "pick the device" in setup.locator("summary").inner_text()
+        setup.locator("summary").click()
+        assert "# Setup:" in setup.locator("pre").inner_text(), "the folded cell is not the setup cell"
     page.close()
+
+
+def test_search_results_quote_the_prose(site, browser, server):
+    """A search's results quote the article around the word (book/_static/search_snippets.js), not the
+    printed table of contents that the theme puts first in the page's main element."""
+    from bs4 import BeautifulSoup
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/search.html?q=padding", wait_until="networkidle")
+    # the status line is written when every result is shown (Sphinx's _pulse_status can restart after it)
+    page.wait_for_function("() => typeof Search !== 'undefined' && Search.status && Search.status.innerText")
+    results = page.locator("#search-results ul.search li").evaluate_all(
+        "items => items.map(li => [li.querySelector('a').href, (li.querySelector('p.context') || {}).innerText])"
+    )
+    page.close()
+    checked = 0
+    for href, snippet in results:
+        name = href.split(server + "/")[1].split(".html")[0]
+        if not snippet or name not in PAGES:
+            continue
+        article = BeautifulSoup((site / f"{name}.html").read_text(encoding="utf-8"), "html.parser").find("article")
+        for link in article.select(".headerlink"):  # the "#" after each heading, which the search drops too
+            link.decompose()
+        quoted = " ".join(snippet.strip(".").split())[:60]
+        prose = " ".join(article.get_text().split())
+        assert quoted in prose, f"{name}: the snippet is not prose: {snippet[:120]!r}"
+        checked += 1
+    assert checked >= 5, f"{checked} snippets checked of {len(results)} results"
 
 
 def test_keyboard_reaches_the_sidebar_the_search_and_the_launch_buttons(site, browser, server):
@@ -255,8 +365,9 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def book_pdf(chromium, site, tmp_path_factory):
-    """The printable edition, built from the test's site as `make pdf` builds it (its time is printed)."""
+def printed_book(chromium, site, tmp_path_factory):
+    """The printable edition, built from the test's site as `make pdf` builds it (its time is printed),
+    and what the builder printed."""
     out = tmp_path_factory.mktemp("pdf") / "book.pdf"
     started = time.perf_counter()
     command = [sys.executable, str(ROOT / "scripts" / "build_pdf.py"), "--site", str(site), "--out", str(out)]
@@ -272,7 +383,12 @@ def book_pdf(chromium, site, tmp_path_factory):
     print(f"make pdf: {seconds:.0f} s, {out.stat().st_size / 1e6:.1f} MB")
     from pypdf import PdfReader
 
-    return PdfReader(out)
+    return PdfReader(out), result.stdout
+
+
+@pytest.fixture(scope="module")
+def book_pdf(printed_book):
+    return printed_book[0]
 
 
 @pytest.fixture(scope="module")
@@ -340,6 +456,41 @@ def test_pdf_links_leave_the_build_server(book_pdf):
         for annotation in page.get("/Annots") or []:
             action = annotation.get_object().get("/A")
             uri = str(action.get_object().get("/URI", "")) if action else ""
-            if uri.startswith(("http://127.0.0.1", "http://localhost")):
+            # nor at the addresses the builder prints links into the book and its marks under
+            if uri.startswith(("http://127.0.0.1", "http://localhost", "https://book.invalid", "https://mark.invalid")):
                 local.append(f"page {number}: {uri}")
     assert not local, "links to the build server:\n" + "\n".join(local[:10])
+
+
+def test_pdf_is_navigable(printed_book, pdf_text):
+    """Links into the book go where they say: the contents' entries to their chapters' first pages, the
+    citations to the bibliography; bookmarks reach the sections; short boxes are kept whole (the builder
+    warns of a split one, or of a page more than half blank, and the fixture fails on any warning)."""
+    from pypdf.generic import ArrayObject
+
+    reader, log = printed_book
+    targets = []  # (page of the link, page it goes to)
+    for number, page in enumerate(reader.pages):
+        for annotation in page.get("/Annots") or []:
+            dest = annotation.get_object().get("/Dest")
+            if isinstance(dest, ArrayObject):
+                targets.append((number, reader.get_page_number(dest[0].get_object())))
+    assert len(targets) >= 300, f"{len(targets)} links into the book"
+    pages = [flat(text) for text in pdf_text]
+    contents = next(i for i, text in enumerate(pages) if text.startswith("Contents"))
+    listed = [re.search(re.escape(flat(source_title(p))) + r" (\d+)\b", pages[contents]) for p in PAGES]
+    starts = sorted(int(found.group(1)) - 1 for found in listed)
+    from_contents = sorted(to for where, to in targets if where == contents)
+    assert from_contents == starts, "the contents' links do not go to the pages they list"
+    bibliography = next(i for i, text in enumerate(pages) if text.startswith(flat(source_title("book/bibliography"))))
+    cited = [to for where, to in targets if where > contents and to >= bibliography]
+    assert len(cited) >= 50, f"{len(cited)} citations link to the bibliography"
+
+    def depth(items, level=1):
+        return max((depth(i, level + 1) if isinstance(i, list) else level for i in items), default=level)
+
+    outline = list(flatten(reader.outline))
+    assert depth(reader.outline) >= 3, "bookmarks stop at the chapters"
+    assert len(outline) >= 10 * len(PAGES), f"{len(outline)} bookmarks for {len(PAGES)} pages"
+    kept = int(re.search(r"(\d+) short boxes kept whole", log).group(1))
+    assert kept >= 500, f"only {kept} code cells, outputs, tables, figures and formulas were checked"

@@ -4,6 +4,8 @@ The text cites author-year ({cite:t} gives "Vaswani et al. [2017]"), but sphinxc
 default formatting style labels the bibliography's entries alphabetically ("alpha" labels). This
 registers a pybtex style, ``authoryear``: unsrt's formatting, entries sorted by author and year, and
 labels made of the authors' last names and the year (a, b, ... where two entries would share one).
+Sorting reads names as they print: pybtex's own key keeps BibTeX's braces, and ``{Anonymous
+compilation}`` (a name kept whole) sorted after every letter, last.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pybtex.plugin import register_plugin
 from pybtex.richtext import Text
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
+from pybtex.style.sorting.author_year_title import SortingStyle as AuthorYearTitle
 
 
 def _plain(latex: str) -> str:
@@ -47,9 +50,17 @@ class AuthorYearLabels(BaseLabelStyle):
                 yield label
 
 
+class AuthorYearSorting(AuthorYearTitle):
+    """Author, year, title, compared as printed (no braces, no case)."""
+
+    def sorting_key(self, entry):
+        author, year, title = super().sorting_key(entry)
+        return (_plain(author).lower() or _names(entry).lower(), year, _plain(title).lower())
+
+
 class AuthorYearStyle(UnsrtStyle):
     default_label_style = AuthorYearLabels
-    default_sorting_style = "author_year_title"
+    default_sorting_style = AuthorYearSorting
 
 
 def setup(app):

@@ -89,6 +89,7 @@ HARD_CODED = [
     ("aria-label", "Main"),
     ("aria-label", "Page"),
     ("alt", "Colab logo"),
+    ("aria-label", "Toggle hidden content"),  # MyST-NB's folded cells (the setup cell)
 ]
 
 
