@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -251,12 +252,14 @@ def flash_kernel(
     scale: float | None = None,
     block_q: int = 64,
     block_k: int = 64,
+    forward_impl: Callable[..., tuple[torch.Tensor, torch.Tensor]] = tiled_forward,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`flash_attention` without its input checks, returning ``(output, lse)``: for
-    :class:`~transformer_lib.MultiHeadAttention`'s ``backend="flash"``, which checks its inputs at the door."""
+    :class:`~transformer_lib.MultiHeadAttention`'s ``backend="flash"``, which checks its inputs at the door,
+    and for the Triton kernel's entry point (``forward_impl``: see :class:`FlashAttentionFunction`)."""
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     return FlashAttentionFunction.apply(
-        q, k, v, expand_mask(mask, q, k), is_causal, scale, block_q, block_k, tiled_forward
+        q, k, v, expand_mask(mask, q, k), is_causal, scale, block_q, block_k, forward_impl
     )
 
 

@@ -10,7 +10,7 @@ The kernel is the algorithm of :mod:`transformer_lib.nn.flash` written for a GPU
 ``is_causal`` its loop stops at the diagonal, so the tiles above it are never loaded.
 
 Where CUDA exists the kernel is compiled for the GPU. On a CPU it runs through Triton's interpreter,
-which executes the same kernel with NumPy: set ``TRITON_INTERPRET=1`` before Triton is first imported
+which executes the same kernel with NumPy: set ``TRITON_INTERPRET=1`` before anything imports Triton
 (:func:`interpreted` says whether it was). The interpreter is slow; keep shapes small.
 
 This module imports Triton: import it only where Triton is installed (the rest of the library does not
@@ -22,19 +22,23 @@ masked row gives a zero output and a log-sum-exp of ``-inf``.
 
 from __future__ import annotations
 
-import math
-import os
-
 import torch
 import triton
 import triton.language as tl
+from triton.runtime.interpreter import InterpretedFunction
 
-from .flash import FlashAttentionFunction, check_flash_inputs, expand_mask
+from .flash import check_flash_inputs, flash_kernel
 
 
 def interpreted() -> bool:
-    """Whether Triton's kernels run through its interpreter (``TRITON_INTERPRET=1``) rather than compiled."""
-    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    """Whether Triton's kernels run through its interpreter rather than compiled.
+
+    Triton reads ``TRITON_INTERPRET`` when it is first imported (its own library of ``tl`` functions is
+    built then) and when a kernel is defined: both must have seen it. Setting the variable after
+    something imported Triton (``torch.utils.flop_counter`` and ``torch.compile`` do) is not enough,
+    and this says so.
+    """
+    return isinstance(tl.zeros, InterpretedFunction) and isinstance(_flash_forward_kernel, InterpretedFunction)
 
 
 @triton.jit
@@ -73,7 +77,9 @@ def _flash_forward_kernel(
             mask=key_ok[None, :] & (cols_dk[:, None] < d_k),
             other=0.0,
         )  # (BLOCK_DK, BLOCK_N): the keys transposed
-        s = tl.dot(q, k) * scale  # (BLOCK_M, BLOCK_N) in float32
+        # (BLOCK_M, BLOCK_N) in float32; "ieee": float32 tiles are multiplied in float32, not in a GPU's
+        # faster TF32 (10 bits of mantissa), so that the output matches torch's to 1e-6
+        s = tl.dot(q, k, input_precision="ieee") * scale
         allowed = row_ok[:, None] & key_ok[None, :]
         if IS_CAUSAL:
             allowed = allowed & (keys[None, :] <= rows[:, None])
@@ -96,7 +102,7 @@ def _flash_forward_kernel(
             mask=key_ok[:, None] & (cols_dv[None, :] < d_v),
             other=0.0,
         )
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision="ieee")
         m = m_new
     seen = row_sum > 0  # False for a fully masked row: output 0, lse -inf
     out = tl.where(seen[:, None], acc / tl.where(seen, row_sum, 1.0)[:, None], 0.0)
@@ -126,6 +132,9 @@ def triton_forward(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The kernel's launch, unchecked: ``(output, lse)`` as :func:`~transformer_lib.nn.flash.tiled_forward`
     (``mask`` expanded to ``(..., seq_q, seq_k)``; ``block_q`` and ``block_k`` powers of two, 16 at least)."""
+    dtype = q.dtype
+    if dtype == torch.float64:  # tl.dot multiplies float16, bfloat16 and float32 tiles
+        q, k, v = q.float(), k.float(), v.float()
     q4, k4, v4 = _as_4d(q), _as_4d(k), _as_4d(v)
     batch, heads, seq_q, d_k = q4.shape
     seq_k, d_v = k4.shape[2], v4.shape[3]
@@ -143,7 +152,7 @@ def triton_forward(
         BLOCK_M=block_q, BLOCK_N=block_k,
         BLOCK_DK=max(16, triton.next_power_of_2(d_k)), BLOCK_DV=max(16, triton.next_power_of_2(d_v)),
     )  # fmt: skip
-    return out.reshape((*q.shape[:-1], d_v)), lse.reshape(q.shape[:-1])
+    return out.reshape((*q.shape[:-1], d_v)).to(dtype), lse.reshape(q.shape[:-1])
 
 
 def flash_attention_triton(
@@ -172,11 +181,11 @@ def flash_attention_triton(
             raise ValueError(f"{name} must be a power of two, 16 at least (for tl.dot), got {size}")
     if q.device.type == "cpu" and not interpreted():
         raise ValueError(
-            "q is on the CPU, where Triton runs only through its interpreter: set the environment variable "
-            "TRITON_INTERPRET=1 before importing triton, or move q, k and v to a CUDA device"
+            "q is on the CPU, where Triton runs only through its interpreter, which is off: set the environment "
+            "variable TRITON_INTERPRET=1 before anything imports triton (torch.utils.flop_counter and "
+            "torch.compile do), or move q, k and v to a CUDA device"
         )
-    scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
-    out, lse = FlashAttentionFunction.apply(
-        q, k, v, expand_mask(mask, q, k), is_causal, scale, block_q, block_k, triton_forward
+    out, lse = flash_kernel(
+        q, k, v, mask, is_causal, scale=scale, block_q=block_q, block_k=block_k, forward_impl=triton_forward
     )
     return (out, lse) if return_lse else out
