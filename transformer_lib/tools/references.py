@@ -299,6 +299,12 @@ def causal_tiles_computed(n: int, block: int) -> int:
     )
 
 
+def weights_from_lse(q: torch.Tensor, k: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    """ch10b-recompute: the weights the library's attention computes with its softmax (``lse`` is not
+    needed for that: the exercise's point is to get the same without a softmax)."""
+    return scaled_dot_product_attention(q, k, k)[1]
+
+
 # Chapter 11 ------------------------------------------------------------------------------------------
 
 
