@@ -4,6 +4,7 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import torch
 from nbval import kernel as nbval_kernel
 
 from tests.kernels import unix_socket_manager
@@ -17,6 +18,12 @@ matplotlib.use("Agg")
 NATIVE = os.environ.get("TRANSFORMER_LIB_NUMERICS") == "native"
 if not NATIVE:
     os.environ.update(numerics.canonical_settings())
+
+# Triton decides when it is first imported whether its kernels are compiled or interpreted, and
+# torch.compile may import it before tests/test_flash.py does: without a GPU to compile for, the
+# interpreter (which runs kernels on the CPU) is switched on before any test runs.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 ROOT = Path(__file__).resolve().parent

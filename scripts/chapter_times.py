@@ -49,6 +49,7 @@ TITLES = {
     "09c_encoder_decoder": "9c. Encoder-decoder (T5-like)",
     "09d_modern_decoder": "9d. The modern decoder (Llama-like, real text)",
     "10_attention_cost": "10. What attention costs",
+    "10b_flash_attention": "10b. FlashAttention, derived and written",
     "11_regression": "11. Transformers for regression",
     "12_distributed": "12. Appendix: when one device is not enough",
 }

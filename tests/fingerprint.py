@@ -4,8 +4,8 @@ Run under the canonical numeric settings (``numerics.env``) it must print the sa
 x86-64 CPU; ``tests/test_cross_cpu.py`` runs it natively and under QEMU's emulation of older CPUs and
 compares. Each entry hashes the exact bytes of its results, so a single differing bit shows, and the
 entry's name says which computation moved: the forward, backward and optimizer steps of each model
-family, naive and fused attention, masks, softmax, norms, activations, embeddings, the regression
-chapter's fits, sampling, and the modern decoder's pieces (rotary positions, RMSNorm, SwiGLU,
+family, naive, fused and tiled (FlashAttention) attention, masks, softmax, norms, activations,
+embeddings, the regression chapter's fits, sampling, and the modern decoder's pieces (rotary positions, RMSNorm, SwiGLU,
 grouped-query attention with its cache, the byte-pair tokenizer, a Llama-like model's training step).
 
 Usage: ``python tests/fingerprint.py`` (prints ``{"name": "hash", ...}``);
@@ -149,6 +149,19 @@ def attention() -> None:
     record("torch.MultiheadAttention", torch_mha(x, x, x, need_weights=True))
     layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
     record("torch.TransformerEncoderLayer", layer(x), layer.eval()(x.detach()))
+
+    # chapter 10b's tiles (online softmax, log-sum-exp, the recomputing backward), causal and padded
+    # with an empty sequence, and MultiHeadAttention's flash backend
+    qf, kf, vf = (torch.randn(2, 3, 21, 8, requires_grad=True) for _ in range(3))
+    pad21 = tl.padding_mask(torch.tensor([13, 0]), 21)[:, None, None, :]
+    results = []
+    for kwargs in ({"is_causal": True}, {"mask": pad21}):
+        out, lse = tl.flash_attention(qf, kf, vf, **kwargs, block_q=8, block_k=4, return_lse=True)
+        results += [out, lse, *torch.autograd.grad(out.square().sum(), (qf, kf, vf))]
+    flash_mha = tl.MultiHeadAttention(32, 4, backend="flash")
+    flash_out, _ = flash_mha(x, is_causal=True)
+    flash_out.square().sum().backward()
+    record("attention.flash", *results, flash_out, *grads(flash_mha))
 
 
 def blocks() -> None:

@@ -33,6 +33,8 @@ SECONDS = {
     "book/09c_encoder_decoder.ipynb": 51,
     "book/12_distributed.ipynb": 48,
     "book/09b_decoder_only.ipynb": 45,
+    "book/10b_flash_attention.ipynb": 36,
+    "tests/test_flash.py": 30,
     "book/06_cross_attention.ipynb": 44,
     "book/07_residual_norm.ipynb": 43,
     "tests/test_compile.py": 32,

@@ -101,6 +101,8 @@ NOT_FINGERPRINTED = {
     "transformer_lib.training.train_gpt": "chapter 12's launcher: GPT (hashed), its AdamW steps and integer batches",
     "transformer_lib.models.hub": "copies, transposes and splits weights (exact); chapter 9b prints True and counts",
     "transformer_lib.models.options": "how a config prints: no arithmetic",
+    "transformer_lib.nn.flash_triton": "Triton's interpreter runs it with NumPy; chapter 10b prints only comparisons "
+    "within a tolerance (its forward's algorithm is nn.flash's, hashed); on a GPU it is compiled",
 }
 
 

@@ -3,9 +3,10 @@
 Five subpackages, one module per idea, in the order the book introduces them:
 
 * :mod:`~transformer_lib.nn` — the network: ``masks`` (boolean, True = may attend), ``attention``,
-  ``multihead`` (:class:`MultiHeadAttention`, :class:`KVCache`), ``layers`` (embeddings, positional
-  encoding, :class:`AddNorm`, :class:`FeedForward`, :class:`RMSNorm`, :class:`SwiGLU`), ``rotary``,
-  ``blocks`` (encoder and decoder blocks and stacks);
+  ``multihead`` (:class:`MultiHeadAttention`, :class:`KVCache`), ``flash`` (:func:`flash_attention`,
+  in tiles; ``flash_triton``, its Triton kernel, imported only where Triton is installed), ``layers``
+  (embeddings, positional encoding, :class:`AddNorm`, :class:`FeedForward`, :class:`RMSNorm`,
+  :class:`SwiGLU`), ``rotary``, ``blocks`` (encoder and decoder blocks and stacks);
 * :mod:`~transformer_lib.models` — one file per model: ``transformer`` (encoder-decoder), ``bert``,
   ``gpt``, ``t5``, ``llama`` (the modern decoder), ``timeseries`` (regression); ``generation`` (how
   every model generates), ``checkpoint`` (save and load a model with its config);
@@ -45,6 +46,7 @@ use_cache=True)``, greedy at temperature 0, which restores the caller's training
 from .device import generator, get_device, set_seed, shift_seed
 from .nn.attention import fast_attention, scaled_dot_product_attention
 from .nn.blocks import Decoder, DecoderBlock, DecoderOnly, Encoder, EncoderBlock
+from .nn.flash import flash_attention
 from .nn.layers import (
     AddNorm,
     Embeddings,
@@ -87,6 +89,7 @@ __all__ = [
     "SwiGLU",
     "combine_masks",
     "fast_attention",
+    "flash_attention",
     "generator",
     "get_device",
     "glue",

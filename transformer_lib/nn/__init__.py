@@ -2,6 +2,9 @@
 
 * ``masks``: padding and subsequent masks (boolean, True = may attend);
 * ``attention``: scaled dot-product attention, with its weights or fused;
+* ``flash``: the same attention in tiles with the online softmax and a recomputing backward
+  (FlashAttention); ``flash_triton``, its forward as a Triton kernel, needs Triton and is imported
+  only on request;
 * ``multihead``: :class:`~transformer_lib.nn.multihead.MultiHeadAttention` and its key/value cache;
 * ``layers``: embeddings, positional encoding, add & norm, the feed-forward networks, RMSNorm, SwiGLU;
 * ``rotary``: rotary position embeddings;

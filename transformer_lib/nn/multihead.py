@@ -28,6 +28,7 @@ from .._validate import (
     shape_str,
 )
 from .attention import attention_with_weights, fused_attention
+from .flash import flash_kernel
 from .layers import RMSNorm
 from .masks import and_masks
 from .rotary import RotaryEmbedding
@@ -126,7 +127,14 @@ class MultiHeadAttention(nn.Module):
         qk_norm_eps: QK-norm (Qwen3): each head's query and key go through an
             :class:`~transformer_lib.nn.layers.RMSNorm` of width ``d_k`` with this epsilon, before the
             rotation; ``None``: none.
+        backend: how the output is computed when the weights are not asked for: ``"fused"`` (torch's
+            ``F.scaled_dot_product_attention``) or ``"flash"`` (the library's tiles,
+            :func:`~transformer_lib.nn.flash.flash_attention`, with its recomputing backward; without
+            dropout and without a ``position_bias``). The attribute ``backend`` can be changed later,
+            e.g. on every attention of a model.
     """
+
+    BACKENDS = ("fused", "flash")
 
     def __init__(
         self,
@@ -141,8 +149,12 @@ class MultiHeadAttention(nn.Module):
         scale: float | None = None,
         out_bias: bool | None = None,
         qk_norm_eps: float | None = None,
+        backend: str = "fused",
     ):
         super().__init__()
+        if backend not in self.BACKENDS:
+            raise ValueError(f"backend must be one of {self.BACKENDS}, got {backend!r}")
+        self.backend = backend
         if d_model <= 0 or num_heads <= 0:
             raise ValueError(f"d_model and num_heads must be positive, got {d_model} and {num_heads}")
         if head_dim is not None and head_dim <= 0:
@@ -255,6 +267,13 @@ class MultiHeadAttention(nn.Module):
 
         if need_weights:
             out, weights = attention_with_weights(q, k, v, mask, p, bias=position_bias, scale=self.scale)
+        elif self.backend == "flash":
+            if p > 0.0 or position_bias is not None:
+                raise ValueError(
+                    "backend='flash' has neither dropout nor a position bias: call .eval() (or build the module "
+                    "with dropout=0.0) and use backend='fused' for a model with a position bias (T5)"
+                )
+            out, weights = flash_kernel(q, k, v, mask, is_causal, scale=self.scale)[0], None
         else:
             out = fused_attention(q, k, v, mask, p, is_causal=is_causal, bias=position_bias, scale=self.scale)
             weights = None

@@ -276,6 +276,35 @@ def attention_weight_bytes(batch: int, heads: int, n: int, dtype: torch.dtype) -
     return weights.numel() * weights.element_size()
 
 
+# Chapter 10b -----------------------------------------------------------------------------------------
+
+
+def online_softmax_update(
+    m: torch.Tensor, l_sum: torch.Tensor, scores: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ch10b-online-update: the running maximum and sum after one more block of scores, computed from
+    the definition: ``l_sum`` stands for ``exp(m) * l_sum`` in absolute terms, so the new sum is the
+    log-sum-exp of the old one and the block's, brought back to the new maximum."""
+    m_new = torch.maximum(m, scores.amax(dim=-1))
+    total = torch.logaddexp(m + torch.log(l_sum), torch.logsumexp(scores, dim=-1))  # log of the absolute sum
+    return m_new, torch.exp(total - m_new)
+
+
+def causal_tiles_computed(n: int, block: int) -> int:
+    """ch10b-causal-tiles: the ``block x block`` tiles of an ``(n, n)`` causal score matrix that hold at
+    least one allowed (query, key) pair, counted from the mask itself."""
+    allowed = subsequent_mask(n)
+    return sum(
+        bool(allowed[i : i + block, j : j + block].any()) for i in range(0, n, block) for j in range(0, n, block)
+    )
+
+
+def weights_from_lse(q: torch.Tensor, k: torch.Tensor, lse: torch.Tensor) -> torch.Tensor:
+    """ch10b-recompute: the weights the library's attention computes with its softmax (``lse`` is not
+    needed for that: the exercise's point is to get the same without a softmax)."""
+    return scaled_dot_product_attention(q, k, k)[1]
+
+
 # Chapter 11 ------------------------------------------------------------------------------------------
 
 
