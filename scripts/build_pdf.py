@@ -248,20 +248,26 @@ def count_pages(pdf: bytes) -> int:
     return len(PdfReader(io.BytesIO(pdf)).pages)
 
 
+def uri_of(annotation) -> str:
+    """The address a link annotation opens ("" for a link within the PDF)."""
+    action = annotation.get("/A")
+    return str(action.get_object().get("/URI", "")) if action else ""
+
+
 def mark_of(annotation) -> str | None:
     """The address after MARK of an invisible mark's link annotation, else None."""
-    action = annotation.get("/A")
-    uri = str(action.get_object().get("/URI", "")) if action else ""
+    uri = uri_of(annotation)
     return uri[len(MARK) :] if uri.startswith(MARK) else None
 
 
 def read_printed(entry: Entry, url: str) -> tuple[list[str], dict[str, int]]:
-    """Read back what Chromium printed for ``entry``: its named destinations and outline (into ``entry``),
+    """Read back what Chromium printed for ``entry``: its page count, named destinations and outline (into ``entry``),
     and where its boxes' marks landed. Returns the warnings (a short box split across pages, a page other
     than the last more than half blank) and the boxes counted by kind."""
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(entry.pdf))
+    entry.pages = len(reader.pages)
     for name, dest in reader.named_destinations.items():
         entry.dests[name.lstrip("/")] = (reader.get_destination_page_number(dest), float(dest.top or 0))
 
@@ -515,8 +521,7 @@ def resolve_links(writer, entries: list[Entry], front_pages: int) -> int:
             annotation = ref.get_object()
             if mark_of(annotation) is not None:
                 continue
-            action = annotation.get("/A")
-            uri = str(action.get_object().get("/URI", "")) if action else ""
+            uri = uri_of(annotation)
             dest = annotation.get("/Dest")
             if uri.startswith(INTERNAL):
                 path, _, anchor = uri[len(INTERNAL) :].partition("#")
@@ -569,7 +574,6 @@ def build_pdf(
                 entry.title, entry.pdf, page_warnings = print_page(
                     browser, f"{origin}/{entry.page}.html", origin, with_solutions, int(timeout_s * 1000)
                 )
-                entry.pages = count_pages(entry.pdf)
                 box_warnings, counted = read_printed(entry, f"{entry.page}.html")
                 warnings += page_warnings + box_warnings
                 for kind, n in counted.items():
