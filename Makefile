@@ -124,12 +124,14 @@ lint: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python scripts/coursework.py student --out _build/student
 
-# The nbgrader course (scripts/course.py; points and hidden tests in course.yml): every chapter as an
-# assignment, source/ with the solutions and release/ for the students (nbgrader generate_assignment).
-# The gradebook and the grades in COURSE are kept; see book/instructors.md for a class's commands.
+# The course (points and hidden tests in course.yml), every chapter as an assignment twice: for nbgrader
+# (scripts/course.py: source/ with the solutions, release/ for the students) and for otter-grader
+# (scripts/otter_course.py: otter/<chapter>/student/ for Colab, otter/<chapter>/autograder/ with the
+# Gradescope zip). The gradebook and the grades in COURSE are kept; book/instructors.md has the commands.
 COURSE ?= _build/course
 course: $(STAMP)
 	$(BIN)/python -m scripts.course --out $(COURSE)
+	$(BIN)/python -m scripts.otter_course assign --out $(COURSE)/otter
 
 # The property-based tests with the large profile: FUZZ_EXAMPLES fresh random draws per test
 # (make test runs the same tests with a small, derandomized profile).

@@ -39,12 +39,22 @@ from nbgrader.utils import compute_checksum
 import transformer_lib as tl
 from scripts import course as coursebuild
 from scripts.coursework import exercises
+from tests.classroom import (
+    ATTACKS,
+    CHAPTER,
+    LIBRARY_CALLS,
+    MADE_UP,
+    PATCH,
+    STRICT_OFF,
+    TRAINING,
+    WARNING,
+    expected_scores,
+)
 from transformer_lib.tools import checks, grading
 from transformer_lib.tools.numerics import canonical_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 NBGRADER = Path(sys.prefix) / "bin" / "nbgrader"
-CHAPTER = "04_masks"
 CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("*.ipynb"))
 # The hidden tests that need no state of their chapter (the training tasks' find the trained model).
 HIDDEN_TESTS = sorted(
@@ -54,7 +64,6 @@ HIDDEN_TESTS = sorted(
 )
 # What the website renders and Jupyter shows raw (as tests/test_student.py checks the student copies).
 WEBSITE_ONLY = re.compile(r"```\{|:::\{|\{[\w:-]+\}`|^:(?:label|nonumber|class):|solutions are hidden", re.M)
-STRICT_OFF = 'import os\n\nos.environ["TRANSFORMER_LIB_STRICT_CHECKS"] = "0"'
 # Printed by the all-solved student's last exercise cell: the transport of the kernel that grades it.
 # It also prints the threads and a canonical setting the kernel got from nbgrader_config.py (the class is
 # graded from an environment without the canonical numerics).
@@ -64,28 +73,6 @@ from ipykernel.connect import get_connection_info
 
 print("kernel transport:", json.loads(get_connection_info())["transport"])
 print("threads:", torch.get_num_threads(), os.environ.get("ATEN_CPU_CAPABILITY"))"""
-
-
-ATTACKS = ["patcher", "caller", "warns"]
-PATCH = """
-from transformer_lib.tools import checks
-
-checks.CheckResult.__post_init__ = lambda self: None
-checks.check_function = lambda *args, **kwargs: checks.CheckResult(True, "\u2705 all good")"""
-LIBRARY_CALLS = {
-    "ch4-subsequent": "def subsequent_mask(size):\n    return tl.subsequent_mask(size)",
-    "ch4-padding": "def mask_from_lengths(lengths, width):\n    return tl.padding_mask(lengths, width)",
-    "ch4-leak": "def fixed_causal_mask(size):\n    return tl.subsequent_mask(size)",
-    "ch4-decoder-mask": (
-        "from transformer_lib.tools import references\n\n\n"
-        "def decoder_self_attention_mask(tgt_ids, pad_id):\n"
-        "    return references.decoder_self_attention_mask(tgt_ids, pad_id)"
-    ),
-}
-WARNING = """\
-    warnings.warn("a warning from a correct answer")
-    print("and a line on stderr", file=sys.stderr)
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -147,6 +134,10 @@ def test_every_chapter_is_an_assignment(built):
         assert sorted(p.name for p in (out / kind).iterdir()) == CHAPTERS, f"{kind}/ is not one folder a chapter"
         for name in CHAPTERS:
             assert (out / kind / name / f"{name}.ipynb").is_file(), f"{kind}/{name}/{name}.ipynb is missing"
+    # and for otter-grader (tests/test_otter.py grades them): the student notebook and the autograder zip
+    for name in CHAPTERS:
+        assert (out / "otter" / name / "student" / f"{name}.ipynb").is_file(), f"otter: {name} for the students"
+        assert (out / "otter" / name / "autograder" / f"{name}-autograder.zip").is_file(), f"otter: {name}'s zip"
 
 
 @pytest.mark.parametrize(
@@ -432,20 +423,13 @@ def graded_class(built, tmp_path_factory) -> GradedClass:
 
 
 def test_scores_are_the_points_of_the_solved_exercises(graded_class):
-    points, scores = graded_class.points, graded_class.scores
-    labels, total = list(points), sum(points.values())
-    assert scores["untouched"] == 0
-    assert scores["half"] == sum(points[label] for label in labels[: len(labels) // 2])
-    assert scores["all"] == total
-    assert scores["raises"] == total - points[graded_class.raising], "only the raising exercise is lost"
+    """Every student's score, as tests/classroom.py has it: the otter class (tests/test_otter.py) must
+    get the same. The patcher and the library caller get nothing; the warning writer every point."""
+    expected = expected_scores(graded_class.points, graded_class.gamed, graded_class.raising)
+    assert {student: graded_class.scores[student] for student in expected} == expected
 
 
-def test_the_attacks_score_what_they_should(graded_class):
-    """The patcher and the library caller get nothing; the warning writer gets every point."""
-    scores, total = graded_class.scores, sum(graded_class.points.values())
-    assert scores["patcher"] == 0, "patching the imported checks passes the hidden tests"
-    assert scores["caller"] == 0, "calling the library's own answers scores"
-    assert scores["warns"] == total, "a warning cost a correct answer its points"
+def test_the_attacks_are_told_why(graded_class):
     patcher = graded_class.feedback("patcher")
     assert "not implemented yet" in patcher and "(hidden test)" in patcher, "the hidden test's hint, labelled"
     caller = graded_class.feedback("caller")
@@ -522,9 +506,6 @@ def test_the_grading_kernels_run_one_thread_and_the_canonical_numerics(graded_cl
     assert "threads: 1 default\n" in probed(graded_class)
 
 
-TRAINING = "02_queries_keys_values"
-
-
 @pytest.fixture(scope="module")
 def training_class(built, tmp_path_factory) -> dict[str, float]:
     """Chapter 2 handed in by two students who solve every exercise, one of whom types in the accuracy
@@ -544,7 +525,7 @@ def training_class(built, tmp_path_factory) -> dict[str, float]:
         for ex in exercises(book):  # after the stub: ch2-rotation's stub sets up what its solution uses
             cells[ex.label].source = f"{book.cells[ex.stub].source}\n{solution_of(book, ex)}"
         if made_up:
-            cells["ch2-learned-positions"].source = "learned_accuracy = 0.97"
+            cells["ch2-learned-positions"].source = MADE_UP
         folder = root / "submitted" / student / TRAINING
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{TRAINING}.ipynb")

@@ -35,7 +35,7 @@ from types import ModuleType
 
 import transformer_lib
 
-HIDDEN_LABEL = "hidden test"
+HIDDEN_LABEL, PUBLIC_LABEL = "hidden test", "public test"
 # nbgrader's markers of a hidden part: the release holds a graded cell without it.
 HIDDEN_PART = re.compile(r"^### BEGIN HIDDEN TESTS$.*?^### END HIDDEN TESTS$\n?", re.M | re.S)
 
@@ -61,11 +61,11 @@ def fresh_module(name: str) -> ModuleType:
     return module
 
 
-def fresh_checks() -> ModuleType:
-    """A fresh copy of ``checks``: strict, without expected values, its messages labelled hidden."""
+def fresh_checks(label: str = HIDDEN_LABEL) -> ModuleType:
+    """A fresh copy of ``checks``: strict, without expected values, its messages labelled ``label``."""
     checks = fresh_module("checks")
     checks.ALWAYS_STRICT = True
-    checks.LABEL = HIDDEN_LABEL
+    checks.LABEL = label
     return checks
 
 
@@ -83,16 +83,19 @@ def run_hidden(
     bar: Iterable[str] = (),
     always: Iterable[str] = (),
     answers: Iterable[str] = (),
+    public: bool = False,
 ) -> None:
     """Run a graded cell's hidden tests: ``sources`` (the visible check, then the hidden tests of
     ``course.yml``) in a copy of the notebook's ``namespace``, with fresh copies of ``checks`` and
     ``references`` (:func:`fresh_checks`) where their imports and names find them, and the functions
     ``bar`` and ``always`` behind tripwires (:class:`Guard`). ``answers``, the names the exercise's
     cell defines, must not be the library's functions themselves. A failure raises ``AssertionError``
-    labelled as a hidden test's; a pass prints one line."""
+    labelled as a hidden test's (a public test's when ``public``: otter's ``grader.check`` runs the
+    visible check this way); a pass prints one line."""
+    kind = PUBLIC_LABEL if public else HIDDEN_LABEL
     os.environ["TRANSFORMER_LIB_STRICT_CHECKS"] = os.environ["TRANSFORMER_LIB_GRADED"] = "1"
     quiet_stderr()
-    fresh = {"checks": fresh_checks(), "references": fresh_module("references")}
+    fresh = {"checks": fresh_checks(kind), "references": fresh_module("references")}
     tools = importlib.import_module("transformer_lib.tools")
     for name in fresh:  # imported before they are swapped, so that they can be put back
         importlib.import_module(f"transformer_lib.tools.{name}")
@@ -104,7 +107,7 @@ def run_hidden(
         if id(answer) in guard.barred and answer is guard.barred[id(answer)][1]:
             message = (
                 f"your {name} is transformer_lib's {guard.barred[id(answer)][0]}, the library's own answer: "
-                f"the graded copy counts only code you write ({HIDDEN_LABEL})."
+                f"the graded copy counts only code you write ({kind})."
             )
             guard.allow(bar)
             raise AssertionError(message)
@@ -123,7 +126,7 @@ def run_hidden(
             sys.modules[f"transformer_lib.tools.{name}"] = module
             setattr(tools, name, attribute)
         guard.allow(bar)
-    print(f"\u2705 {label}: the hidden tests pass.")
+    print(f"\u2705 {label}: the {kind}s pass.")
 
 
 def unguard(namespace: dict | None = None) -> None:
