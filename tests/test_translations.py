@@ -150,6 +150,46 @@ def test_chinese_edition_builds_every_page(sites):
         assert (sites / "html" / "zh" / f"{page}.html").is_file(), f"{page}.html was not built"
 
 
+# A chapter named in prose (book/_ext/chapter_links.py): "chapter 4", "chapters 9a, 9b and 9c", "第 4 章".
+MENTION = re.compile(r"\b[Cc]hapters?\s+\d|第\s*\d+[a-d]?(?:\s*(?:[、和至到及与–-]|,)\s*\d+[a-d]?)*\s*章")
+# Where a mention is not prose: code, outputs, headings, glossary terms, the page's scripts.
+NOT_PROSE = ["a", "pre", "code", "h1", "h2", "h3", "h4", "dt", "script", "style", "mjx-container"]
+
+
+def chapter_pages() -> dict[str, str]:
+    """Chapter number -> page: "4" -> "book/04_masks", and "9" -> 9a (the first of its parts)."""
+    found = {}
+    for page in PAGES:
+        if (ROOT / f"{page}.ipynb").is_file():
+            first = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"][0]
+            found[re.match(r"# (\d+[a-z]?)\.", "".join(first["source"]))[1]] = page
+    for number in sorted(found):
+        found.setdefault(number.rstrip("abcd"), found[number])
+    return found
+
+
+@pytest.mark.parametrize("edition", ["en", "zh"])
+def test_every_chapter_mention_is_a_link_to_that_chapter(sites, edition):
+    """No "chapter N" (第 N 章) stays plain text in the prose of either edition, and each link goes to
+    the chapter its number names: a page that loses the extension, or a link to the wrong chapter, fails."""
+    from bs4 import BeautifulSoup
+
+    folder = sites / "html" / ("zh" if edition == "zh" else "")
+    numbered, plain, wrong, links = chapter_pages(), [], [], 0
+    for page in PAGES:
+        main = BeautifulSoup((folder / f"{page}.html").read_text(encoding="utf-8"), "html.parser").select_one("main")
+        plain += [f"{page}: {t.strip()[:80]}" for t in main.find_all(string=MENTION) if not t.find_parent(NOT_PROSE)]
+        for link in main.select("a.chapter-link"):
+            number = re.search(r"\d+[a-d]?", link.get_text())[0]
+            target = link["href"].split("#")[0] or Path(page).name + ".html"
+            links += 1
+            if target != Path(numbered[number]).name + ".html":
+                wrong.append(f"{page}: {link.get_text()!r} -> {link['href']}")
+    assert not plain, "chapters named in plain text:\n" + "\n".join(plain[:20])
+    assert not wrong, "links to the wrong chapter:\n" + "\n".join(wrong[:20])
+    assert links >= 100, f"only {links} links to chapters: the test sees little"
+
+
 def test_every_chinese_page_has_the_english_pages_structure(sites):
     """Only the prose is translated: each Chinese page has its English page's display equations (none a
     literal '::'), inline math, code cells, outputs, figures, tables, exercises, glued values and anchors."""
