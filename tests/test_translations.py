@@ -190,6 +190,62 @@ def test_every_chapter_mention_is_a_link_to_that_chapter(sites, edition):
     assert links >= 100, f"only {links} links to chapters: the test sees little"
 
 
+def used(words: str, prose: str, names: list[str]) -> bool:
+    """Whether ``words`` occur in ``prose`` as a term of their own: whole words in English, and not as
+    part of a longer glossary name (掩码 in 因果掩码, mask in padding mask), which links to its own entry."""
+    text = prose.casefold()
+    for name in sorted(names, key=len, reverse=True):
+        if len(name) > len(words) and words.casefold() in name.casefold():
+            text = text.replace(name.casefold(), " ")
+    if re.search(r"[\u4e00-\u9fff]", words):
+        return words.casefold() in text
+    return re.search(rf"(?<![\w-]){re.escape(words.casefold())}(?![\w-])", text) is not None
+
+
+def letters(text: str) -> str:
+    """The letters and digits of a text, TeX commands left out: a definition as the glossary page
+    shows it (its math in TeX) and as a hover title (its math plain) compared."""
+    return "".join(re.findall(r"[A-Za-z0-9\u4e00-\u9fff]", re.sub(r"\\[a-zA-Z]+", "", text)))
+
+
+@pytest.mark.parametrize("edition", ["en", "zh"])
+def test_glossary_terms_are_linked_at_first_use_with_their_definition(sites, edition):
+    """In every chapter of either edition, the first use of a glossary term in the prose links to its
+    entry, with the definition's first sentence as the title a browser shows on hover
+    (book/_ext/glossary_links.py); no term is linked twice on a page, and no use of the linked words
+    comes before the link."""
+    from bs4 import BeautifulSoup, NavigableString
+
+    folder = sites / "html" / ("zh" if edition == "zh" else "")
+    glossary = BeautifulSoup((folder / "book" / "glossary.html").read_text(encoding="utf-8"), "html.parser")
+    entries = {dt["id"]: " ".join(dt.find_next_sibling("dd").get_text(" ").split()) for dt in glossary.select("dt[id]")}
+    names = [n for dt in glossary.select("dt[id]") for n in re.split(r"\s*[,;，；、]\s*", dt.get_text().split(" (")[0])]
+    total = 0
+    for page in PAGES:
+        if not (ROOT / f"{page}.ipynb").is_file():
+            continue
+        main = BeautifulSoup((folder / f"{page}.html").read_text(encoding="utf-8"), "html.parser").select_one("main")
+        anchors, prose = [], ""
+        for node in main.descendants:
+            if getattr(node, "name", None) == "a" and "term-link" in node.get("class", []):
+                href, words = node["href"], " ".join(node.get_text().split())
+                assert href.startswith("glossary.html#"), f"{page}: {href}"
+                anchor = href.split("#")[1]
+                assert anchor in entries, f"{page}: {words!r} links to a term the glossary does not have: {anchor}"
+                title = node["title"]
+                assert "\\" not in title and letters(entries[anchor]).startswith(letters(title)[:12]), (
+                    f"{page}: {words!r}: the title {title!r} is not its definition's first sentence"
+                )
+                assert not used(words, prose, names), f"{page}: {words!r} is used before its link"
+                anchors.append(anchor)
+            elif isinstance(node, NavigableString) and not node.find_parent(NOT_PROSE):
+                prose += " ".join(node.split()) + " | "  # a name split by markup (*Multi-head* attention) is not one
+        assert anchors, f"{page}: no glossary term linked"
+        assert len(anchors) == len(set(anchors)), f"{page}: a term linked twice: {anchors}"
+        total += len(anchors)
+    assert total >= 80, f"only {total} glossary links: the test sees little"
+
+
 def test_every_chinese_page_has_the_english_pages_structure(sites):
     """Only the prose is translated: each Chinese page has its English page's display equations (none a
     literal '::'), inline math, code cells, outputs, figures, tables, exercises, glued values and anchors."""
