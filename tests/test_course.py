@@ -218,7 +218,10 @@ def run_hidden_tests(label: str, answer: str, books: dict, settings) -> dict:
     """The exercise's hidden tests of course.yml, run as a graded copy runs them
     (``grading.run_hidden``), after ``answer`` in a namespace of its own (the exercises in
     HIDDEN_TESTS need no state of their chapter). Returns the namespace."""
-    prelude = "import math\nimport os\nimport torch\nimport torch.nn.functional as F\nimport transformer_lib as tl\n"
+    prelude = (
+        "import math\nimport os\nimport torch\nimport torch.nn.functional as F\nimport transformer_lib as tl\n"
+        "from transformer_lib.data.tokens import IGNORE\n"  # chapter 8's solutions use it
+    )
     namespace: dict = {"__name__": "__main__"}
     exec(prelude + answer, namespace)
     book, ex = exercise(books, label)

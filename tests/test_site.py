@@ -125,6 +125,26 @@ def test_exercises_are_numbered_by_chapter(site):
     assert counted >= 40, f"{counted} exercises"
 
 
+def test_no_table_is_shown_twice_or_raw(site):
+    """A Markdown table a chapter makes (chapter 9c's three families) is shown once, rendered: no output
+    prints its pipes, and each rendered output table appears once on its page."""
+    from bs4 import BeautifulSoup
+
+    rendered = 0
+    for page in PAGES:
+        html = BeautifulSoup((site / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
+        raw = [
+            pre.get_text()
+            for pre in html.select("div.cell_output pre")
+            if re.search(r"^\|(?:-+\|)+$", pre.get_text(), re.M)
+        ]
+        assert not raw, f"{page}: a Markdown table printed as text:\n{raw[0][:300]}"
+        tables = [t.get_text(" ", strip=True) for t in html.select("div.cell_output table")]
+        assert len(tables) == len(set(tables)), f"{page}: a table shown twice"
+        rendered += len(tables)
+    assert rendered >= 1, "no chapter renders a table in its outputs: the test sees nothing"
+
+
 def test_internal_links_resolve(site):
     class Links(HTMLParser):
         def __init__(self):
