@@ -89,22 +89,54 @@ def test_setup_cells_are_identical():
 
 # A tqdm bar part-way (0-99 %): a refresh that a terminal or Jupyter would have overwritten.
 PARTIAL_BAR = re.compile(r"(?<![\d.])\d{1,2}%\|")
+# What tqdm measures on the machine that ran the notebook: its times ([00:02<00:00) and speed (240.77it/s).
+MACHINE_SPEED = re.compile(r"\[\d\d:\d\d<|\d(?:it/s|s/it)\b")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_stored_outputs_hold_no_progress_bar_remnants(path):
     """`make execute` stores what Jupyter shows (its second pass coalesces the streams): a progress bar's
-    final state, not one line per refresh and no carriage returns that the site would print as lines."""
+    final state, not one line per refresh and no carriage returns that the site would print as lines,
+    and without the build machine's times and speed (transformer_lib.training.loop.BAR_FORMAT)."""
     remnants = []
     for index, cell in enumerate(json.loads(path.read_text())["cells"]):
         for output in cell.get("outputs", []):
             if output["output_type"] != "stream":
                 continue
             text = "".join(output["text"])
-            if "\r" in text or PARTIAL_BAR.search(text):
+            if "\r" in text or PARTIAL_BAR.search(text) or MACHINE_SPEED.search(text):
                 line = next(x for x in text.replace("\r", "\n").splitlines() if x.strip())
                 remnants.append(f"cell {index}: {line[:80]!r}")
     assert not remnants, f"{path.name}: progress-bar remnants (run `make execute`):\n" + "\n".join(remnants)
+
+
+COLUMNS = 86  # what a code cell or an output holds at 1280 px (book/_static/book.css)
+
+
+def needs_alignment(cell) -> bool:
+    """An output wider than the column whose lines are laid out in columns (two lines or more with a
+    run of spaces inside them): wrapped, it would lose its columns."""
+    lines = []
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if output["output_type"] == "stream":
+            lines += "".join(output["text"]).splitlines()
+        elif not {"text/html", "image/png", "text/markdown"} & set(data):
+            lines += "".join(data.get("text/plain", "")).splitlines()
+    columns = [line for line in lines if re.search(r"\S {2,}\S", line)]
+    return any(len(line) > COLUMNS for line in lines) and len(columns) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_aligned_outputs_are_tagged_to_keep_their_columns(path):
+    """A wide output in columns is tagged `aligned-output`, which the site shows unwrapped and fitted to
+    the column (book/_static/fit_outputs.js); a tag on any other cell is stale."""
+    wrong = []
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        tagged = "aligned-output" in cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code" and needs_alignment(cell) != tagged:
+            wrong.append(f"cell {index}: {'stale tag' if tagged else 'wide columns without the tag'}")
+    assert not wrong, f"{path.name}:\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -236,6 +236,12 @@ def test_page_in_browser(page_name, site, browser, server):
         ".map(e => e.innerText.split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '').slice(0, 90))"
     )
     assert not wide_blocks, f"code or outputs that scroll sideways at 1280 px (longest line): {wide_blocks}"
+    # aligned outputs keep their columns: not wrapped, fitted to the column and still legible
+    aligned = page.evaluate(
+        "[...document.querySelectorAll('.tag_aligned-output div.cell_output pre')]"
+        ".map(p => [getComputedStyle(p).whiteSpace, parseFloat(getComputedStyle(p).fontSize)])"
+    )
+    assert all(space == "pre" and size >= 8 for space, size in aligned), f"aligned outputs wrapped: {aligned}"
     # display math fits the column too
     wide_math = page.evaluate(
         "[...document.querySelectorAll('article mjx-container[display=\"true\"]')].filter(e => e.firstElementChild"

@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt}{postfix}"
+
 
 def train(
     model: nn.Module,
@@ -49,7 +51,8 @@ def train(
     losses: list[float] = []
     model.train()
     # A text bar (live in a notebook); refreshed rarely, since the website shows every refresh as a line.
-    bar = tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=5.0)
+    # Without tqdm's times and speed: a notebook's stored output is the same on every machine.
+    bar = tqdm(range(steps), desc=desc, disable=not progress, file=sys.stdout, mininterval=5.0, bar_format=BAR_FORMAT)
     for step in bar:
         loss = loss_fn(model, next_batch(step))
         if not torch.isfinite(loss):
