@@ -97,6 +97,12 @@ pre, pre code, div.highlight pre, .cell_output pre, .output pre {
   white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word !important;
   overflow: visible !important; max-height: none !important; font-size: 8pt !important; line-height: 1.35 !important;
 }
+/* Outputs laid out in columns (cells tagged aligned-output: a table of numbers, tokens over their
+   predictions) keep their lines, in a smaller type: 6 pt holds 130 columns across the page. */
+.tag_aligned-output .cell_output pre {
+  white-space: pre !important; overflow-wrap: normal !important; word-break: normal !important;
+  font-size: 6pt !important;
+}
 div.highlight, .cell_output, .output, .cell_input, div.cell, .highlight-ipython3, .highlight-myst-ansi,
 .output_html, div.output_area { overflow: visible !important; max-height: none !important; }
 

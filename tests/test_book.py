@@ -114,8 +114,9 @@ COLUMNS = 86  # what a code cell or an output holds at 1280 px (book/_static/boo
 
 
 def needs_alignment(cell) -> bool:
-    """An output wider than the column whose lines are laid out in columns (two lines or more with a
-    run of spaces inside them): wrapped, it would lose its columns."""
+    """An output laid out in columns (two lines or more with a run of spaces inside them), one of those
+    lines wider than the column: wrapped, it would lose its columns. (A long line of prose or a repr
+    wraps.)"""
     lines = []
     for output in cell.get("outputs", []):
         data = output.get("data", {})
@@ -124,7 +125,7 @@ def needs_alignment(cell) -> bool:
         elif not {"text/html", "image/png", "text/markdown"} & set(data):
             lines += "".join(data.get("text/plain", "")).splitlines()
     columns = [line for line in lines if re.search(r"\S {2,}\S", line)]
-    return any(len(line) > COLUMNS for line in lines) and len(columns) >= 2
+    return any(len(line) > COLUMNS for line in columns) and len(columns) >= 2
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -202,6 +202,11 @@ def used(words: str, prose: str, names: list[str]) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(words.casefold())}(?![\w-])", text) is not None
 
 
+def output(node) -> bool:
+    """Whether ``node`` is in a cell's output (a notebook's Markdown output too): not prose."""
+    return node.find_parent("div", class_="cell_output") is not None
+
+
 def letters(text: str) -> str:
     """The letters and digits of a text, TeX commands left out: a definition as the glossary page
     shows it (its math in TeX) and as a hover title (its math plain) compared."""
@@ -238,7 +243,7 @@ def test_glossary_terms_are_linked_at_first_use_with_their_definition(sites, edi
                 )
                 assert not used(words, prose, names), f"{page}: {words!r} is used before its link"
                 anchors.append(anchor)
-            elif isinstance(node, NavigableString) and not node.find_parent(NOT_PROSE):
+            elif isinstance(node, NavigableString) and not node.find_parent(NOT_PROSE) and not output(node):
                 prose += " ".join(node.split()) + " | "  # a name split by markup (*Multi-head* attention) is not one
         assert anchors, f"{page}: no glossary term linked"
         assert len(anchors) == len(set(anchors)), f"{page}: a term linked twice: {anchors}"
@@ -484,4 +489,53 @@ def test_the_switch_keeps_the_section_being_read(browser, server):
         assert page.url == f"{server}/{other}.html#{section}", f"the switch went to {page.url}"
         top = page.evaluate(f"document.getElementById('{section}').getBoundingClientRect().top")
         assert abs(top) < 100, f"the other edition opened {top:.0f} px away from the section"
+    page.close()
+
+
+# The chapters with an interactive attention view (transformer_lib.tools.attention_view), and how many.
+ATTENTION_VIEWS = {
+    "book/01_self_attention": 1,
+    "book/05_multihead": 1,
+    "book/08_transformer": 1,
+    "book/09b_decoder_only": 1,
+}
+
+
+@pytest.mark.parametrize("edition", ["en", "zh"])
+@pytest.mark.parametrize("page_name", sorted(ATTENTION_VIEWS))
+def test_hovering_an_attention_view_reads_the_weight(page_name, edition, sites, browser, server):
+    """Each view draws its grid (queries x keys), its selectors switch layer and head, and pointing at a
+    cell reads that query, key and weight, the chapter's number (the data the notebook stored); its
+    labels are the edition's. Print leaves it out (the heatmap stays)."""
+    prefix = "zh/" if edition == "zh" else ""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/{prefix}{page_name}.html", wait_until="networkidle")
+    views = page.locator(".attention-view")
+    assert views.count() == ATTENTION_VIEWS[page_name], f"{page_name}: {views.count()} attention views"
+    for n in range(views.count()):
+        view = views.nth(n)
+        data = json.loads(view.get_attribute("data-attention"))
+        layers, heads = len(data["weights"]), len(data["weights"][0])
+        layer, head = layers - 1, heads - 1
+        selects = view.locator("select")
+        assert selects.count() == (layers > 1) + (heads > 1), "a selector for each of layer and head"
+        if layers > 1:
+            selects.nth(0).select_option(index=layer)
+        if heads > 1:
+            selects.nth(selects.count() - 1).select_option(index=head)
+        queries, keys = len(data["queries"]), len(data["keys"])
+        assert view.locator("td").count() == queries * keys, "one cell a query and key"
+        q, k = queries - 1, 0
+        view.locator(f"td[data-query='{q}'][data-key='{k}']").hover()
+        said = view.locator(".attention-view-readout").inner_text()
+        weight = data["weights"][layer][head][q][k]
+        query_word, key_word = ("查询", "键") if edition == "zh" else ("query", "key")
+        assert f"{query_word} {data['queries'][q]} → {key_word} {data['keys'][k]}: {weight:.3f}" in said, said
+        other = view.locator(f"td[data-query='{q}'][data-key='{keys - 1}']")
+        other.hover()
+        assert f"{weight:.3f}" not in view.locator(".attention-view-readout").inner_text() or (
+            data["weights"][layer][head][q][keys - 1] == weight
+        ), "the readout did not follow the pointer"
+    page.emulate_media(media="print")
+    assert not views.first.is_visible(), "the interactive view is printed"
     page.close()

@@ -21,7 +21,8 @@ JOIN = r"(?:,\s*(?:and\s+|or\s+)?|\s+(?:and|or|to)\s+|\s*[–-]\s*|\s*[、和至
 ENGLISH = re.compile(rf"\b[Cc]hapters?\s+{NUMBER}(?:{JOIN}{NUMBER})*")
 CHINESE = re.compile(rf"第\s*{NUMBER}(?:{JOIN}{NUMBER})*\s*章")
 NUMBERS = re.compile(NUMBER)
-# Where a mention stays text: code, outputs, math, headings, links and the glossary's terms.
+# Where a mention stays text: code, printed outputs, math, headings, links and the glossary's terms
+# (and a notebook's Markdown outputs: outside_prose).
 SKIP = (
     nodes.literal,
     nodes.literal_block,
@@ -68,7 +69,7 @@ class LinkChapters(SphinxPostTransform):
             _join_texts(element)
         for text in list(self.document.findall(nodes.Text)):
             parent = text.parent
-            if parent is None or any(isinstance(a, SKIP) for a in _ancestors(parent)):
+            if parent is None or outside_prose(parent):
                 continue
             found = mentions(text.astext())
             if not found:
@@ -108,6 +109,15 @@ def _join_texts(element: nodes.Element) -> None:
     if len(children) != len(element.children):
         element.children = []
         element.extend(children)
+
+
+def outside_prose(node: nodes.Node) -> bool:
+    """Whether ``node`` is in code, an output (a notebook's Markdown output too), math, a heading, a
+    link or a glossary term: what neither edition links in."""
+    return any(
+        isinstance(a, SKIP) or (isinstance(a, nodes.container) and "cell_output" in a.get("classes", []))
+        for a in _ancestors(node)
+    )
 
 
 def _ancestors(node: nodes.Node):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from chapter_links import SKIP, _ancestors, _join_texts
+from chapter_links import _join_texts, outside_prose
 from docutils import nodes
 from numbering import chapter_number
 from sphinx.transforms.post_transforms import SphinxPostTransform
@@ -112,7 +112,7 @@ class LinkGlossaryTerms(SphinxPostTransform):
             _join_texts(element)
         for text in list(self.document.findall(nodes.Text)):
             parent = text.parent
-            if parent is None or any(isinstance(a, SKIP) for a in _ancestors(parent)):
+            if parent is None or outside_prose(parent):
                 continue
             source, new, at = text.astext(), [], 0
             for found in matcher.finditer(source):

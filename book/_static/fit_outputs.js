@@ -4,14 +4,28 @@
 // (a phone), the output scrolls sideways inside its box. The cells are tagged `aligned-output` in the
 // notebooks (tests/test_book.py finds the outputs that need it). Printing (the PDF) uses these sizes.
 (function () {
+  function fitOne(pre) {
+    pre.style.fontSize = "";
+    var size = parseFloat(getComputedStyle(pre).fontSize);
+    var smallest = Math.max(size * 0.6, 8);
+    while (pre.scrollWidth > pre.clientWidth + 1 && size > smallest) {
+      size = Math.max(smallest, size * Math.min(0.97, pre.clientWidth / pre.scrollWidth));
+      pre.style.fontSize = size + "px";
+    }
+  }
   function fit() {
     document.querySelectorAll(".tag_aligned-output div.cell_output pre").forEach(function (pre) {
-      pre.style.fontSize = "";
-      var size = parseFloat(getComputedStyle(pre).fontSize);
-      var smallest = Math.max(size * 0.6, 8);
-      while (pre.scrollWidth > pre.clientWidth + 1 && size > smallest) {
-        size = Math.max(smallest, size * Math.min(0.97, pre.clientWidth / pre.scrollWidth));
-        pre.style.fontSize = size + "px";
+      fitOne(pre);
+      // the column can change width after this (math typeset, a scroll bar, the window): fit again
+      if (window.ResizeObserver && !pre.dataset.fitted) {
+        pre.dataset.fitted = "1";
+        var width = pre.clientWidth;
+        new ResizeObserver(function () {
+          if (pre.clientWidth !== width) {
+            width = pre.clientWidth;
+            fitOne(pre);
+          }
+        }).observe(pre);
       }
     });
   }
@@ -20,6 +34,6 @@
   } else {
     fit();
   }
-  window.addEventListener("resize", fit);
+  window.addEventListener("load", fit);
   window.addEventListener("beforeprint", fit);
 })();

@@ -1,6 +1,7 @@
 """Figures the chapters share: attention heatmaps, mask pictures and training curves, and the
 architecture diagrams of :mod:`transformer_lib.tools.diagrams` (``draw_transformer``, ``draw_multihead``,
-``draw_cross_attention``, ``draw_kv_cache``), importable from here too.
+``draw_cross_attention``, ``draw_kv_cache``) and the interactive attention view of
+:mod:`transformer_lib.tools.attention_view` (``attention_view``, ``record_attention``), importable from here too.
 
 Every function draws on a matplotlib ``Axes`` (a new figure when ``ax`` is None) and returns the
 figure, with labelled axes, a title and a colour bar where colour carries a value.
@@ -16,9 +17,11 @@ import torch
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
+from .attention_view import attention_view, record_attention
 from .diagrams import draw_cross_attention, draw_kv_cache, draw_multihead, draw_transformer
 
 __all__ = [
+    "attention_view",
     "draw_cross_attention",
     "draw_kv_cache",
     "draw_multihead",
@@ -27,6 +30,7 @@ __all__ = [
     "plot_curves",
     "plot_heads",
     "plot_mask",
+    "record_attention",
     "use_book_style",
 ]
 
