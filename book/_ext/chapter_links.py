@@ -65,12 +65,7 @@ class LinkChapters(SphinxPostTransform):
 
     def run(self, **kwargs) -> None:
         chapters = self.chapters()
-        for element in list(self.document.findall(nodes.TextElement)):
-            _join_texts(element)
-        for text in list(self.document.findall(nodes.Text)):
-            parent = text.parent
-            if parent is None or outside_prose(parent):
-                continue
+        for text in prose_texts(self.document):
             found = mentions(text.astext())
             if not found:
                 continue
@@ -89,7 +84,20 @@ class LinkChapters(SphinxPostTransform):
                     new.append(nodes.Text(mention.group()[inner:]))
                 at = mention.end()
             new.append(nodes.Text(source[at:]))
-            parent.replace(text, [n for n in new if not (isinstance(n, nodes.Text) and not n.astext())])
+            replace_text(text, new)
+
+
+def prose_texts(document: nodes.document) -> list[nodes.Text]:
+    """The text nodes of a page's running text (not :func:`outside_prose`), each paragraph's lines
+    joined first (:func:`_join_texts`)."""
+    for element in list(document.findall(nodes.TextElement)):
+        _join_texts(element)
+    return [t for t in document.findall(nodes.Text) if t.parent is not None and not outside_prose(t.parent)]
+
+
+def replace_text(text: nodes.Text, pieces: list[nodes.Node]) -> None:
+    """Put ``pieces`` (text and links) where ``text`` was, leaving out empty text."""
+    text.parent.replace(text, [n for n in pieces if not (isinstance(n, nodes.Text) and not n.astext())])
 
 
 def _join_texts(element: nodes.Element) -> None:

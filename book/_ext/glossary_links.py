@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from chapter_links import _join_texts, outside_prose
+from chapter_links import prose_texts, replace_text
 from docutils import nodes
 from numbering import chapter_number
 from sphinx.transforms.post_transforms import SphinxPostTransform
@@ -108,12 +108,7 @@ class LinkGlossaryTerms(SphinxPostTransform):
         matcher = re.compile("|".join(f"(?P<t{i}>{pattern_of(name)})" for i, (name, _, _) in enumerate(terms)))
         uri = self.app.builder.get_relative_uri(self.env.docname, GLOSSARY)
         linked: set[str] = set()
-        for element in list(self.document.findall(nodes.TextElement)):
-            _join_texts(element)
-        for text in list(self.document.findall(nodes.Text)):
-            parent = text.parent
-            if parent is None or outside_prose(parent):
-                continue
+        for text in prose_texts(self.document):
             source, new, at = text.astext(), [], 0
             for found in matcher.finditer(source):
                 name = terms[int(found.lastgroup[1:])][0]
@@ -131,7 +126,7 @@ class LinkGlossaryTerms(SphinxPostTransform):
                 at = found.end()
             if new:
                 new.append(nodes.Text(source[at:]))
-                parent.replace(text, [n for n in new if not (isinstance(n, nodes.Text) and not n.astext())])
+                replace_text(text, new)
 
 
 def setup(app):
