@@ -624,7 +624,13 @@ def latin_runs(html: str) -> list[tuple[str, str]]:
         element.decompose()
     found = []
     texts = [("text", str(t)) for t in soup.find_all(string=True) if not isinstance(t, (Comment, Doctype))]
-    texts += [(a, e[a]) for e in soup.find_all(True) for a in SCANNED_ATTRIBUTES if e.get(a)]
+    # a glossary link's title is its definition, checked where it is written (the glossary page)
+    texts += [
+        (a, e[a])
+        for e in soup.find_all(True)
+        for a in SCANNED_ATTRIBUTES
+        if e.get(a) and not (a == "title" and "term-link" in (e.get("class") or []))
+    ]
     for where, text in texts:
         for run in LATIN_RUN.findall(NUMBERED.sub("", GLOSS.sub("", text))):
             run = run.rstrip(".-")

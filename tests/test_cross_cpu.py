@@ -94,6 +94,8 @@ NOT_FINGERPRINTED = {
     "transformer_lib.tools.glue": "stores a value for the prose; the value is computed elsewhere",
     "transformer_lib.tools.plotting": "figures are PNG, which nbval does not compare",
     "transformer_lib.tools.diagrams": "figures are PNG, which nbval does not compare",
+    "transformer_lib.tools.attention_view": "writes weights the attention modules computed (hashed) as HTML, rounded "
+    "to 3 decimals; record_attention calls those modules' own forward again",
     "transformer_lib.tools.numerics": "reads numerics.env; sets nothing inside a process",
     "transformer_lib.data.tokens": "constants",
     "transformer_lib.models.checkpoint": "torch.save and torch.load: bytes in, the same bytes out",
