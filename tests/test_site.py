@@ -503,7 +503,8 @@ def test_pdf_is_navigable(printed_book, pdf_text):
             dest = annotation.get_object().get("/Dest")
             if isinstance(dest, ArrayObject):
                 targets.append((number, reader.get_page_number(dest[0].get_object())))
-    assert len(targets) >= 300, f"{len(targets)} links into the book"
+    # issue 28's bar: more than 500 (571 measured, with the chapter and glossary links of book/_ext)
+    assert len(targets) > 500, f"{len(targets)} links into the book"
     pages = [flat(text) for text in pdf_text]
     contents = next(i for i, text in enumerate(pages) if text.startswith("Contents"))
     listed = [re.search(re.escape(flat(source_title(p))) + r" (\d+)\b", pages[contents]) for p in PAGES]
