@@ -55,11 +55,9 @@ STRICT_CELL = (
     "grading.Guard(globals(), {known!r}.split(), always=[{references!r}])\n"
 )
 STRICT_AGAIN = 'import os\n\nos.environ["TRANSFORMER_LIB_STRICT_CHECKS"] = "1"  # whatever the cells above set'
-# The hidden part of every test cell. It runs the visible check again, then the hidden tests of
-# course.yml, with a copy of the checks and references loaded from their files by a copy of the grading
-# module loaded from its file: nothing a student's cell patched reaches them.
-HIDDEN_RUN = """\
-def hidden_tests():
+# The lines, inside a function, that load a copy of the grading module from its file (the hidden part
+# below and otter's tests, scripts/otter_course.py, start with them).
+LOAD_GRADING = """\
     import importlib.util
     from pathlib import Path
 
@@ -69,6 +67,14 @@ def hidden_tests():
     spec = importlib.util.spec_from_file_location("transformer_lib.tools._graded_grading", path)
     grading = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(grading)
+"""
+# The hidden part of every test cell. It runs the visible check again, then the hidden tests of
+# course.yml, with a copy of the checks and references loaded from their files by that copy of the
+# grading module: nothing a student's cell patched reaches them.
+HIDDEN_RUN = (
+    "def hidden_tests():\n"
+    + LOAD_GRADING
+    + """\
     grading.run_hidden(
         globals(),
         {label!r},
@@ -82,6 +88,7 @@ def hidden_tests():
 
 hidden_tests()
 del hidden_tests"""
+)
 
 # Written next to the assignments: what nbgrader needs to release, grade and give feedback unattended.
 CONFIG_TEXT = """\

@@ -85,21 +85,15 @@ for name, text in PUBLIC_TESTS.items():
 grader = otter.Notebook(tests_dir="tests")"""
 # An otter test case: the visible check (public) or the hidden tests (hidden), run as nbgrader's
 # hidden part runs them (scripts/course.py: HIDDEN_RUN), in the notebook's globals (env).
-TEST = """\
-def test_{kind}(env):
-    import importlib.util
-    from pathlib import Path
-
-    import transformer_lib
-
-    path = Path(transformer_lib.__file__).parent / "tools" / "grading.py"
-    spec = importlib.util.spec_from_file_location("transformer_lib.tools._graded_grading", path)
-    grading = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(grading)
+TEST = (
+    "def test_{kind}(env):\n"
+    + coursebuild.LOAD_GRADING
+    + """\
     sources = {sources!r}
     known = {known!r}.split()
     options = dict(bar={bar!r}, always=[{references!r}], answers={answers!r}, public={public!r})
     grading.run_hidden(env, {label!r}, sources, known, **options)"""
+)
 HIDDEN_CONFIG = '""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\n'
 
 

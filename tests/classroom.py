@@ -33,6 +33,11 @@ WARNING = """\
 MADE_UP = "learned_accuracy = 0.97"
 
 
+def solution_of(book, ex) -> str:
+    """The book's solution cells of an exercise, as a student would paste them into one cell."""
+    return "\n\n".join(book.cells[i].source for i in ex.solution)
+
+
 def expected_scores(points: dict[str, float], gamed: str, raising: str) -> dict[str, float]:
     """The score of each student of the chapter-4 class, from the points of its exercises (in order):
     ``gamed`` is the exercise the gaming student leaves unsolved, ``raising`` the one whose cell raises."""

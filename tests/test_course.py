@@ -49,6 +49,7 @@ from tests.classroom import (
     TRAINING,
     WARNING,
     expected_scores,
+    solution_of,
 )
 from transformer_lib.tools import checks, grading
 from transformer_lib.tools.numerics import canonical_settings
@@ -97,11 +98,6 @@ def grade_id(cell) -> str | None:
 
 def by_grade_id(nb) -> dict:
     return {grade_id(c): c for c in nb.cells if grade_id(c)}
-
-
-def solution_of(book, ex) -> str:
-    """The book's solution cells of an exercise, as a student would paste them into one cell."""
-    return "\n\n".join(book.cells[i].source for i in ex.solution)
 
 
 def checks_of(book, ex) -> str:

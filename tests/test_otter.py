@@ -46,6 +46,7 @@ from tests.classroom import (
     TRAINING,
     WARNING,
     expected_scores,
+    solution_of,
 )
 from tests.kernels import unix_socket_manager
 
@@ -66,10 +67,6 @@ def assigned(tmp_path_factory):
 
 def student(root: Path, name: str):
     return nbformat.read(root / "otter" / name / "student" / f"{name}.ipynb", as_version=4)
-
-
-def solution_of(book, ex) -> str:
-    return "\n\n".join(book.cells[i].source for i in ex.solution)
 
 
 def answer_cells(nb, book) -> dict:

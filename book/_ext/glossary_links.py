@@ -104,15 +104,13 @@ class LinkGlossaryTerms(SphinxPostTransform):
         terms = self.terms()
         if not terms:
             return
-        by_name = {name.casefold(): (anchor, meaning) for name, anchor, meaning in terms}
         matcher = re.compile("|".join(f"(?P<t{i}>{pattern_of(name)})" for i, (name, _, _) in enumerate(terms)))
         uri = self.app.builder.get_relative_uri(self.env.docname, GLOSSARY)
         linked: set[str] = set()
         for text in prose_texts(self.document):
             source, new, at = text.astext(), [], 0
             for found in matcher.finditer(source):
-                name = terms[int(found.lastgroup[1:])][0]
-                anchor, meaning = by_name[name.casefold()]
+                _, anchor, meaning = terms[int(found.lastgroup[1:])]
                 if anchor in linked:
                     continue
                 linked.add(anchor)

@@ -25,7 +25,7 @@ from .._validate import check_padding_mask, check_positions, check_rank, shape_s
 from ..data.tokens import BOS, PAD
 from ..nn.blocks import Decoder, Encoder
 from ..nn.layers import Embeddings, RMSNorm
-from ..nn.multihead import Caches, MultiHeadAttention
+from ..nn.multihead import Caches, attention_weights
 from .generation import Generates, check_prompt
 
 
@@ -185,28 +185,14 @@ class EncoderDecoder(Generates):
             ``{"encoder": [...], "decoder_self": [...], "cross": [...]}``, one tensor per layer:
             ``(batch, heads, seq_s, seq_s)``, ``(batch, heads, seq_t, seq_t)``, ``(batch, heads, seq_t, seq_s)``.
         """
-        modules = {
-            "encoder": [layer.self_attn for layer in self.encoder.layers],
-            "decoder_self": [layer.self_attn for layer in self.decoder.layers],
-            "cross": [layer.cross_attn for layer in self.decoder.layers],
+        kinds = {
+            **{id(layer.self_attn): "encoder" for layer in self.encoder.layers},
+            **{id(layer.self_attn): "decoder_self" for layer in self.decoder.layers},
+            **{id(layer.cross_attn): "cross" for layer in self.decoder.layers},
         }
-        maps: dict[str, list[torch.Tensor]] = {name: [] for name in modules}
-
-        def recorder(name: str):
-            def hook(module: MultiHeadAttention, args, kwargs, output):
-                # Call forward again asking for the weights (forward, not __call__: no hook recursion).
-                maps[name].append(module.forward(*args, **{**kwargs, "need_weights": True})[1])
-
-            return hook
-
-        handles = [
-            m.register_forward_hook(recorder(name), with_kwargs=True) for name, ms in modules.items() for m in ms
-        ]
-        try:
-            self(src, tgt_in, src_padding_mask, tgt_padding_mask)
-        finally:
-            for h in handles:
-                h.remove()
+        maps: dict[str, list[torch.Tensor]] = {"encoder": [], "decoder_self": [], "cross": []}
+        for module, weights in attention_weights(self, src, tgt_in, src_padding_mask, tgt_padding_mask):
+            maps[kinds[id(module)]].append(weights)
         return maps
 
     def parameter_counts(self) -> dict[str, int]:

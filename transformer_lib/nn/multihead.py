@@ -387,3 +387,25 @@ class MultiHeadAttention(nn.Module):
                 module.in_proj_bias.copy_(torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]))
                 module.out_proj.bias.copy_(self.out_proj.bias)
         return module
+
+
+@torch.no_grad()
+def attention_weights(model: nn.Module, *args, **kwargs) -> list[tuple[MultiHeadAttention, torch.Tensor]]:
+    """Run ``model(*args, **kwargs)`` and return, in the order they ran, each :class:`MultiHeadAttention`
+    of ``model`` that it called with the weights of that call, ``(batch, heads, seq_q, seq_k)``: each
+    module's forward is called again on the same inputs with ``need_weights=True``."""
+    found: list[tuple[MultiHeadAttention, torch.Tensor]] = []
+
+    def hook(module: MultiHeadAttention, hook_args, hook_kwargs, output):
+        # forward, not __call__: the hook does not call itself
+        found.append((module, module.forward(*hook_args, **{**hook_kwargs, "need_weights": True})[1]))
+
+    handles = [
+        m.register_forward_hook(hook, with_kwargs=True) for m in model.modules() if isinstance(m, MultiHeadAttention)
+    ]
+    try:
+        model(*args, **kwargs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return found

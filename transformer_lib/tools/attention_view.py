@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..nn.multihead import attention_weights
+
 DIGITS = 3  # the weights are stored, and shown, rounded to this many decimals
 
 SCRIPT = """
@@ -177,22 +179,6 @@ def attention_view(
 def record_attention(model: nn.Module, *args, **kwargs) -> list[torch.Tensor]:
     """Run ``model(*args, **kwargs)`` and return the weights of every attention module it calls, in the
     order they run: one ``(batch, heads, seq_q, seq_k)`` tensor a call (for a decoder-only model, one a
-    layer). Each module's forward is called again with ``need_weights=True`` on the same inputs."""
-    from ..nn.multihead import MultiHeadAttention
-
-    found: list[torch.Tensor] = []
-
-    def hook(module, hook_args, hook_kwargs, output):
-        # forward, not __call__: the hook does not call itself
-        found.append(module.forward(*hook_args, **{**hook_kwargs, "need_weights": True})[1].detach())
-
-    handles = [
-        m.register_forward_hook(hook, with_kwargs=True) for m in model.modules() if isinstance(m, MultiHeadAttention)
-    ]
-    try:
-        with torch.no_grad():
-            model(*args, **kwargs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return found
+    layer). Each module's forward is called again with ``need_weights=True`` on the same inputs
+    (:func:`transformer_lib.nn.multihead.attention_weights`)."""
+    return [weights for _, weights in attention_weights(model, *args, **kwargs)]
