@@ -29,7 +29,7 @@ ROBUST_OFFSET ?= 1000
 # pytest-xdist workers: every core, and at least 2 (each chapter is one process of one thread).
 JOBS ?= $(shell $(PYTHON) -c 'import os; print(max(2, os.cpu_count() or 2))')
 
-.PHONY: book book-zh translations pdf test execute robust drift aarch64 lint bench env student clean fuzz
+.PHONY: book book-zh translations pdf screenshots test execute robust drift aarch64 lint bench env student clean fuzz
 
 $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ PDF_FLAGS ?=
 pdf: $(STAMP)
 	test -f _build/html/book/intro.html || $(MAKE) book
 	$(BIN)/python scripts/build_pdf.py --site _build/html --out _build/pdf/transformer-book.pdf $(PDF_FLAGS)
+
+# Full-page pictures of both editions at 1280 and 390 px, for people to look at (PAGES= picks pages).
+screenshots: $(STAMP)
+	test -f _build/html/book/intro.html || $(MAKE) book
+	$(BIN)/python scripts/screenshots.py $(PAGES)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile

@@ -25,19 +25,13 @@ import sphinx.locale
 import yaml
 
 from scripts import translations
-from tests.browser import chromium_session
+from tests.browser import accessibility_problems, chromium_session
 from tests.sites import both_editions
 
 ROOT = Path(__file__).resolve().parents[1]
-SCREENSHOTS = ROOT / "_build" / "screenshots-zh"
 
 
-def toc_pages() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"], *(chapter["file"] for part in toc["parts"] for chapter in part["chapters"])]
-
-
-PAGES = toc_pages()
+PAGES = translations.toc_pages()
 
 
 def test_every_message_is_translated():
@@ -368,8 +362,6 @@ def test_chinese_page_in_browser(page_name, browser, server):
     if page.locator("script[src*='mathjax']").count():
         page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("MathJax.startup.promise")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{Path(page_name).name}.png"), full_page=True)
 
     assert not errors, f"console errors or failed requests: {errors}"
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
@@ -386,10 +378,7 @@ def test_chinese_page_in_browser(page_name, browser, server):
     captions = page.locator(".bd-sidebar .caption-text").all_inner_texts()
     untranslated = [c for c in captions if not any("\u4e00" <= ch <= "\u9fff" for ch in c)]
     assert captions and not untranslated, f"sidebar captions not translated: {untranslated}"
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    severe = [f"{v['id']} ({v['impact']}): {v['help']}" for v in violations if v["impact"] in ("serious", "critical")]
+    severe = accessibility_problems(page)
     assert not severe, "accessibility violations:\n" + "\n".join(severe)
 
     page.evaluate(GLYPHS)
