@@ -163,7 +163,7 @@ def draw_transformer(norm_first: bool = False, num_layers: str = "N") -> plt.Fig
     # part, clear of the frame and of the decoder's residual lines
     turn = dec_x - w / 2 - 0.45 - 0.25
     _path(ax, [(enc_x + w / 2, mem_y), (turn, mem_y), (turn, cy), (cx, cy)])
-    ax.text((enc_x + w / 2 + turn) / 2, mem_y + 0.08, "keys, values", fontsize=9, ha="center", va="bottom")
+    ax.text(enc_x + w / 2 + 0.15, mem_y + 0.08, "keys, values", fontsize=9, ha="left", va="bottom")
     _arrow(ax, (dec_x, y_dec + 0.12), (dec_x, y_dec + 0.5))
     _box(ax, dec_x, y_dec + 0.75, w, 0.5, "Linear (lm_head)", "linear")
     _arrow(ax, (dec_x, y_dec + 1.0), (dec_x, y_dec + 1.4))
