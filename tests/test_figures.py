@@ -155,6 +155,8 @@ def test_figure_references_link_to_their_figure_and_say_its_number(sites, editio
                 problems.append(f"{page}: a reference to {link['href']}, which is no numbered figure")
             elif not re.search(rf"(?<![\d.]){re.escape(number)}(?![\d.])", shown.get_text()):
                 problems.append(f"{page}: {shown.get_text()!r} links to figure {number}")
+            elif shown.get_text().rstrip().endswith(":"):  # the caption's prefix: give the text, "Figure %s"
+                problems.append(f"{page}: {shown.get_text()!r}, a reference without its own text")
     assert references >= 10, f"only {references} references to figures in the prose"
     assert not problems, "\n".join(problems)
 
