@@ -369,6 +369,8 @@ PRINTABLE_HEIGHT_PX = round((297 - 16 - 20) / 25.4 * 96)
 # "bottom"), and a short box is kept whole. Returns the number of boxes marked.
 PREPARE_JS = """
 ([origin, internal, mark, keepWhole]) => {
+  // a figure's link to its own image (to enlarge it on the site) has nothing to show on paper
+  for (const a of document.querySelectorAll('a.image-reference')) a.removeAttribute('href');
   for (const a of document.querySelectorAll('a[href]')) {
     const href = a.getAttribute('href');
     if (a.href.startsWith(origin + '/') && !href.startsWith('#')) a.href = internal + a.href.slice(origin.length + 1);

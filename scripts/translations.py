@@ -560,13 +560,17 @@ def translate_markdown(text: str, translations: dict[str, str], used: set[str]) 
 
 def chinese_notebook(page: str) -> tuple[str, list[str]]:
     """A chapter's Chinese notebook (as written to NOTEBOOKS) and the catalogue's messages it leaves in
-    English: none but display equations (copied, not translated) and the prose of Markdown outputs
-    (chapter 9c's table), which stay the English notebook's, as every output does."""
+    English: none but display equations (copied, not translated), the prose of Markdown outputs
+    (chapter 9c's table), which stay the English notebook's, as every output does, and the figures'
+    captions, which live in the code cells' metadata (shown by the site, not by Jupyter or Colab)."""
     path = source_of(page)
     notebook = json.loads(path.read_text(encoding="utf-8"))
     translations = {m.id: m.string for m in load(catalogue(page)) if m.id and m.string and not m.fuzzy}
     used: set[str] = set(math_blocks(page))
     for cell in notebook["cells"]:
+        caption = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("caption")
+        if caption:
+            used.add(caption.strip())
         for output in cell.get("outputs", []):
             markdown = output.get("data", {}).get("text/markdown")
             if markdown:

@@ -190,7 +190,9 @@ def test_figures_keep_their_text_legible(path):
         for output in cell.get("outputs", []):
             png = output.get("data", {}).get("image/png")
             if png:
-                width = int.from_bytes(base64.b64decode(png[:64])[16:20], "big")
+                # the size shown: a 2x PNG (plotting.use_book_style) says it in its metadata
+                shown = output.get("metadata", {}).get("image/png", {})
+                width = shown.get("width") or int.from_bytes(base64.b64decode(png[:64])[16:20], "big")
                 if width > FIGURE_MAX_PX:
                     wide.append(f"cell {index}: {width} px")
     assert not wide, f"{path.name}: figures wider than {FIGURE_MAX_PX} px (8 in at 110 dpi): {wide}"

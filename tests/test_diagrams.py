@@ -2,8 +2,9 @@
 
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.colors import to_rgb
 
-from transformer_lib.tools import plotting
+from transformer_lib.tools import diagrams, plotting
 
 
 def texts(fig):
@@ -60,4 +61,35 @@ def test_kv_cache_diagram_counts_the_work():
     assert "read from the cache" in texts(fig)
     with pytest.raises(ValueError, match="steps and prompt"):
         plotting.draw_kv_cache(steps=0)
+    plt.close(fig)
+
+
+def text_extent(fig, words):
+    fig.canvas.draw()
+    (text,) = [t for ax in fig.axes for t in ax.texts if t.get_text() == words]
+    return text.get_window_extent()
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_diagram_label_crosses_no_line(norm_first):
+    """ "keys, values" once sat over the decoder's frame and a residual line (issue 28)."""
+    fig = plotting.draw_transformer(norm_first=norm_first)
+    label = text_extent(fig, "keys, values")
+    ax = fig.axes[0]
+    crossed = [a for a in [*ax.patches, *ax.lines] if a.get_window_extent().overlaps(label)]
+    assert not crossed, f"'keys, values' overlaps {crossed}"
+    plt.close(fig)
+
+
+def test_multihead_diagram_counts_heads_beside_their_cards():
+    """The "x h heads" note once sat above and far right of the stack of attention cards (issue 28)."""
+    fig = plotting.draw_multihead(seq=4, d_model=8, num_heads=2)
+    note = text_extent(fig, "× 2 heads,\nin parallel")
+    ax = fig.axes[0]
+    attention = to_rgb(diagrams.COLORS["attention"])
+    cards = [p.get_window_extent() for p in ax.patches if to_rgb(p.get_facecolor()) == attention]
+    right = max(card.x1 for card in cards)
+    gap = (note.x0 - right) / fig.dpi  # inches
+    assert 0 < gap < 0.25, f"the note is {gap:.2f} in from the cards"
+    assert min(c.y0 for c in cards) < (note.y0 + note.y1) / 2 < max(c.y1 for c in cards)
     plt.close(fig)

@@ -159,9 +159,11 @@ def draw_transformer(norm_first: bool = False, num_layers: str = "N") -> plt.Fig
     _arrow(ax, (enc_x, y_enc + 0.12), (enc_x, mem_y - 0.25))
     _box(ax, enc_x, mem_y, w, 0.5, "memory", "data")
     cx, cy = dec["cross"]
-    turn = (enc_x + w / 2 + dec_x - w / 2 - 0.45) / 2
+    # the line turns down just outside the decoder's frame, and its label sits above its horizontal
+    # part, clear of the frame and of the decoder's residual lines
+    turn = dec_x - w / 2 - 0.45 - 0.25
     _path(ax, [(enc_x + w / 2, mem_y), (turn, mem_y), (turn, cy), (cx, cy)])
-    ax.text(turn + 0.1, mem_y + 0.12, "keys, values", fontsize=9, ha="left", va="bottom")
+    ax.text(enc_x + w / 2 + 0.15, mem_y + 0.08, "keys, values", fontsize=9, ha="left", va="bottom")
     _arrow(ax, (dec_x, y_dec + 0.12), (dec_x, y_dec + 0.5))
     _box(ax, dec_x, y_dec + 0.75, w, 0.5, "Linear (lm_head)", "linear")
     _arrow(ax, (dec_x, y_dec + 1.0), (dec_x, y_dec + 1.4))
@@ -200,7 +202,7 @@ def draw_multihead(seq: str | int = "seq", d_model: int = 512, num_heads: int = 
     stack_top = 2.85 + 0.09 * (shown - 1) + 0.3
     for x in xs:
         _arrow(ax, (x + 0.05 * shown, stack_top), (5.0 + (x - 5.0) * 0.35, 4.05))
-    ax.text(8.75, 3.85, f"each split:\n({num_heads}, {seq}, {d_k})", fontsize=8.5, ha="left", va="center")
+    ax.text(8.6, 3.8, f"each split:\n({num_heads}, {seq}, {d_k})", fontsize=8.5, ha="left", va="center")
     for i in reversed(range(shown)):
         _box(
             ax,
@@ -212,7 +214,9 @@ def draw_multihead(seq: str | int = "seq", d_model: int = 512, num_heads: int = 
             "attention",
             fontsize=9,
         )
-    ax.text(7.5, 5.35, f"× {num_heads} heads, in parallel", fontsize=8.5, ha="left")
+    # beside the stack of cards it counts
+    edge = 5.0 + 2.3 + 0.09 * (shown - 1)
+    ax.text(edge + 0.15, 4.55, f"× {num_heads} heads,\nin parallel", fontsize=8.5, ha="left", va="center")
     _arrow(ax, (5.0, 5.0), (5.0, 5.75), f"({num_heads}, {seq}, {d_k})")
     _box(ax, 5.0, 6.05, 4.6, 0.6, f"concatenate heads: ({seq}, {num_heads}·{d_k} = {d_model})", "data", fontsize=9)
     _arrow(ax, (5.0, 6.35), (5.0, 6.85))
