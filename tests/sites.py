@@ -106,3 +106,12 @@ def both_editions() -> tuple[Path, dict[str, object]]:
     The Chinese edition is asked for first: a process running tests/test_site.py builds the English one."""
     chinese = _edition("chinese", _build_chinese)
     return _folder() / "_build", _edition("english", _build_english) | chinese
+
+
+def both_editions_built() -> Path:
+    """The folder of both editions (as :func:`both_editions`), failing the test with a build's own log
+    where a build failed or warned."""
+    out, status = both_editions()
+    assert status["english"] == 0, f"the English build failed or warned:\n{status['english_log']}"
+    assert status["chinese"] == 0, f"the Chinese build failed or warned (warnings are errors):\n{status['chinese_log']}"
+    return out
