@@ -44,6 +44,7 @@ TITLES = {
     "06_cross_attention": "6. Encoder-decoder attention",
     "07_residual_norm": "7. Residual connections and normalization",
     "08_transformer": "8. The whole Transformer",
+    "08b_recipe": "8b. The paper's training recipe and beam search",
     "09a_encoder_only": "9a. Encoder-only (BERT-like)",
     "09b_decoder_only": "9b. Decoder-only (GPT-like)",
     "09c_encoder_decoder": "9c. Encoder-decoder (T5-like)",

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from transformer_lib.data.tasks import BOS, EOS, NUM_SPECIAL, PAD, Batch, ToyTask, to_digits, token_names
+from transformer_lib.data.tasks import BOS, EOS, NUM_SPECIAL, PAD, Batch, ToyTask, digit_tuples, to_digits, token_names
 
 
 def test_make_batch_layout():
@@ -58,3 +58,26 @@ def test_validation():
         ToyTask().batch(0)
     with pytest.raises(ValueError, match=r"sequences\[1\]"):
         ToyTask(num_digits=5).make_batch([[1], [7]])
+
+
+def test_unseen_holds_out_the_training_sequences():
+    """Chapters 8 and 8b measure on sequences the model never trained on: another seed alone is not
+    enough, since short sequences recur."""
+    train = ToyTask("sort", shortest=2, longest=3, seed=0)
+    seen = {s for _ in range(20) for s in digit_tuples(train.batch(64).src)}
+    again = ToyTask("sort", shortest=2, longest=3, seed=1)
+    assert set(digit_tuples(again.batch(300).src)) & seen, "another seed alone repeats some"
+    held_out = ToyTask("sort", shortest=2, longest=3, seed=1).unseen(300, seen)
+    got = digit_tuples(held_out.src)
+    assert len(got) == 300 and not set(got) & seen
+    # the same sequences, in order, as drawing by hand and skipping the seen ones
+    by_hand, source = [], ToyTask("sort", shortest=2, longest=3, seed=1)
+    draw = 300
+    while len(by_hand) < 300:
+        by_hand += [s for s in digit_tuples(source.batch(draw).src) if s not in seen]
+        draw = 100
+    assert got == by_hand[:300]
+    assert torch.equal(held_out.tgt_out, ToyTask("sort").make_batch(by_hand[:300]).tgt_out)
+    assert digit_tuples(torch.tensor([[4, 3, PAD], [NUM_SPECIAL, 5, 6]])) == [(1, 0), (0, 2, 3)]
+    with pytest.raises(ValueError, match="only 1000 sequences"):
+        ToyTask("sort", shortest=3, longest=3).unseen(1001, set())

@@ -85,6 +85,24 @@ class ToyTask:
         digits = [torch.randint(0, self.num_digits, (int(n),), generator=g) for n in lengths]
         return self.make_batch(digits)
 
+    def unseen(self, n: int, exclude: set[tuple[int, ...]], chunk: int = 100) -> Batch:
+        """A held-out batch: the first ``n`` sequences this task draws that are not in ``exclude``.
+
+        ``exclude`` holds digit tuples, e.g. ``set(digit_tuples(src))`` over the training batches'
+        sources: drawing with another seed is not enough, since short sequences recur. Draws ``n``
+        sequences, then ``chunk`` at a time, until ``n`` are kept; the batch is on the CPU.
+        """
+        if n < 1 or chunk < 1:
+            raise ValueError(f"n and chunk must be at least 1, got n={n} and chunk={chunk}")
+        possible = sum(self.num_digits**length for length in range(self.shortest, self.longest + 1))
+        if len(exclude) + n > possible:
+            raise ValueError(f"n={n}: only {possible - len(exclude)} sequences are not in exclude at most")
+        kept, draw = [], n
+        while len(kept) < n:
+            kept += [s for s in digit_tuples(self.batch(draw).src) if s not in exclude]
+            draw = chunk
+        return self.make_batch(kept[:n])
+
     def make_batch(self, sequences: Sequence[Sequence[int] | torch.Tensor]) -> Batch:
         """Build a batch from given digit sequences, e.g. ``task.make_batch([[3, 1, 4], [1, 5]])``."""
         if len(sequences) == 0:
@@ -123,3 +141,9 @@ def to_digits(ids: torch.Tensor | Sequence[int]) -> list[int]:
         if i >= NUM_SPECIAL:
             out.append(i - NUM_SPECIAL)
     return out
+
+
+def digit_tuples(src: torch.Tensor) -> list[tuple[int, ...]]:
+    """Each row of a ``(batch, seq_s)`` source as the tuple of its digits (padding dropped), e.g. to
+    collect the sequences a model trained on."""
+    return [tuple(to_digits(row)) for row in src.tolist()]
