@@ -16,7 +16,11 @@ Links stay links. A link within a page (an exercise, a section) is a named desti
 writes; a link to another page of the site (a citation, a chapter, the contents' entries) is printed as
 an address under :data:`INTERNAL` and then pointed at the place in the book where its target was printed
 (every element with an id gets a destination, see :data:`PREPARE_JS`). Links to other websites stay as
-they are. The merged PDF is not tagged: Chromium can tag one page's PDF, but merging drops the tags.
+they are.
+
+The PDF is tagged: Chromium writes each page's structure (headings, paragraphs, lists, tables, figures
+with their alt text, links), and :func:`merge_structure` joins the pages' trees into the book's one tree,
+in reading order, with the footers marked as artifacts.
 
 Boxes stay whole where they fit: a code cell, an output, a table, a figure or a formula shorter than
 :data:`KEEP_WHOLE` of a page is not split across pages (taller ones are, at line boundaries). Invisible
@@ -39,6 +43,7 @@ import functools
 import html
 import http.server
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -211,6 +216,7 @@ class Book:
     warnings: list[str] = field(default_factory=list)
     links: int = 0  # links resolved to places in the book
     boxes: dict[str, int] = field(default_factory=dict)  # boxes kept whole, and long ones split, counted
+    tags: int = 0  # elements of the structure tree (the tagged PDF)
 
 
 def read_toc(toc_file: Path) -> list[Entry]:
@@ -484,14 +490,194 @@ def footer_html(labels: list[tuple[str, str]]) -> str:
     return f"<!doctype html><html><head>{head}</head><body>{sheets}</body></html>"
 
 
-def print_html(browser, content: str) -> bytes:
+def print_html(browser, content: str, tagged: bool = False) -> bytes:
     page = browser.new_page()
     try:
         page.set_content(content, wait_until="load")
         page.evaluate("document.fonts.ready.then(() => null)")
-        return page.pdf(prefer_css_page_size=True, print_background=True)
+        return page.pdf(prefer_css_page_size=True, print_background=True, tagged=tagged)
     finally:
         page.close()
+
+
+def number_tree(node) -> list[tuple[int, object]]:
+    """The (key, value) pairs of a PDF number tree (a /ParentTree), its /Kids walked."""
+    node = node.get_object()
+    nums = node.get("/Nums", [])
+    pairs = [(int(nums[i]), nums[i + 1]) for i in range(0, len(nums), 2)]
+    for kid in node.get("/Kids", []):
+        pairs += number_tree(kid)
+    return pairs
+
+
+def merge_structure(writer, readers: list, language: str) -> int:
+    """One structure tree (the tags a screen reader follows) for the merged book, from the trees that
+    Chromium wrote into each printed page and that pypdf's merge leaves behind.
+
+    Each page's tree is copied under the book's /Document as a /Part, in order; pypdf points the copies'
+    page references at the merged pages, since it has copied those pages already. Keys that tie a page's
+    marked content (and a link's annotation) to its elements, /StructParents and /StructParent, restart
+    at 0 in every printed page: they are shifted so that the book's /ParentTree holds them all. Elements
+    that point at an annotation the merge dropped (the boxes' marks) are dropped too. Returns the number of
+    structure elements."""
+    from pypdf.generic import (
+        ArrayObject,
+        BooleanObject,
+        DictionaryObject,
+        NameObject,
+        NumberObject,
+        TextStringObject,
+    )
+
+    on_pages = {
+        ref.get_object().indirect_reference.idnum
+        for page in writer.pages
+        for ref in page.get("/Annots") or []
+        if hasattr(ref, "idnum")
+    }
+    root = writer._add_object(DictionaryObject({NameObject("/Type"): NameObject("/StructTreeRoot")}))
+    document = writer._add_object(
+        DictionaryObject({NameObject("/Type"): NameObject("/StructElem"), NameObject("/S"): NameObject("/Document")})
+    )
+    parts, nums, offset, elements = ArrayObject(), ArrayObject(), 0, 0
+
+    holder: dict[int, object] = {}  # a dropped /NonStruct's object number -> the element that took its kids
+    dropped: set[int] = set()  # elements left with nothing (links to the boxes' marks)
+
+    def adopt(element_ref, parent_ref) -> bool:
+        """Point the copied element and its descendants at their parents; False if it held nothing but
+        dropped annotations."""
+        nonlocal elements
+        element = element_ref.get_object()
+        element[NameObject("/P")] = parent_ref
+        kids = element.get("/K")
+        elements += 1
+        if kids is None:
+            return True
+        kept = ArrayObject()
+        for kid in kids if isinstance(kids, list) else [kids]:
+            kept += take(kid, element_ref)
+        element[NameObject("/K")] = kept
+        if not kept:
+            dropped.add(element_ref.idnum)
+        return bool(kept)
+
+    def take(kid, element_ref) -> list:
+        """What ``kid`` leaves in its parent's /K. A /NonStruct (a grouping without meaning: Chromium
+        writes one for nearly every span of highlighted code, most of the tree) gives its kids to the
+        parent instead, which keeps the PDF's size near the untagged one."""
+        target = kid.get_object() if hasattr(kid, "get_object") else kid
+        if not isinstance(target, dict):
+            return [kid]  # a marked-content id on the parent's page
+        if target.get("/Type") == "/OBJR":
+            return [kid] if target.raw_get("/Obj").idnum in on_pages else []
+        if "/S" not in target:
+            return [kid]  # a marked-content reference (/MCR) with its own page
+        if target["/S"] != "/NonStruct":
+            return [kid] if adopt(kid, element_ref) else []
+        holder[kid.idnum] = element_ref
+        page = target.raw_get("/Pg") if "/Pg" in target else None
+        parent_page = element_ref.get_object().raw_get("/Pg") if "/Pg" in element_ref.get_object() else None
+        out = []
+        kids = target.get("/K")
+        for sub in kids if isinstance(kids, list) else [] if kids is None else [kids]:
+            if isinstance(sub, int) and (parent_page is None or parent_page.idnum != page.idnum):
+                sub = DictionaryObject(
+                    {NameObject("/Type"): NameObject("/MCR"), NameObject("/Pg"): page, NameObject("/MCID"): sub}
+                )
+            out += take(sub, element_ref)
+        return out
+
+    pages = list(writer.pages)
+    first = 0
+    for reader in readers:
+        count = len(reader.pages)
+        tree = reader.root_object.get("/StructTreeRoot")
+        if tree is not None:
+            tree = tree.get_object()
+            top = tree.get("/K")
+            for kid in top if isinstance(top, list) else [top]:
+                copy = kid.clone(writer, ignore_fields=("/P",)).indirect_reference
+                copy.get_object()[NameObject("/S")] = NameObject("/Part")
+                if adopt(copy, document):
+                    parts.append(copy)
+            pairs = number_tree(tree["/ParentTree"]) if "/ParentTree" in tree else []
+            for key, value in pairs:
+                nums += [NumberObject(key + offset), value.clone(writer, ignore_fields=("/P",))]
+            # pypdf leaves these keys out of the pages and annotations it copies: set them, shifted
+            copies = writer._id_translated.get(id(reader), {})  # a source object's number -> its copy's
+            for source, page in zip(reader.pages, pages[first : first + count], strict=True):
+                if "/StructParents" in source:
+                    page[NameObject("/StructParents")] = NumberObject(source["/StructParents"] + offset)
+                for ref in source.get("/Annots") or []:
+                    annotation, copy = ref.get_object(), copies.get(ref.idnum)
+                    if "/StructParent" in annotation and copy in on_pages:
+                        number = NumberObject(annotation["/StructParent"] + offset)
+                        writer.get_object(copy)[NameObject("/StructParent")] = number
+            offset += max((key for key, _ in pairs), default=-1) + 1
+        first += count
+    # the parent tree names, for each marked content, its element: the kept one that took it over
+    for i in range(1, len(nums), 2):
+        value = nums[i].get_object()
+        if isinstance(value, list):
+            for j, ref in enumerate(value):
+                if hasattr(ref, "idnum") and ref.idnum in holder:
+                    value[j] = holder[ref.idnum]
+        elif hasattr(nums[i], "idnum") and nums[i].idnum in holder:
+            nums[i] = holder[nums[i].idnum]
+    nums = ArrayObject(
+        item
+        for key, value in zip(nums[::2], nums[1::2], strict=True)
+        if not (hasattr(value, "idnum") and value.idnum in dropped)
+        for item in (key, value)
+    )
+    document.get_object()[NameObject("/P")] = root
+    document.get_object()[NameObject("/K")] = parts
+    root.get_object()[NameObject("/K")] = document
+    root.get_object()[NameObject("/ParentTree")] = writer._add_object(DictionaryObject({NameObject("/Nums"): nums}))
+    root.get_object()[NameObject("/ParentTreeNextKey")] = NumberObject(offset)
+    catalog = writer.root_object
+    catalog[NameObject("/StructTreeRoot")] = root
+    catalog[NameObject("/MarkInfo")] = DictionaryObject({NameObject("/Marked"): BooleanObject(True)})
+    catalog[NameObject("/Lang")] = TextStringObject(language)
+    catalog[NameObject("/ViewerPreferences")] = DictionaryObject({NameObject("/DisplayDocTitle"): BooleanObject(True)})
+    return elements + 1
+
+
+def drop_unreachable(writer) -> int:
+    """Remove the objects nothing reachable from the catalog points at (the /NonStruct elements that
+    merge_structure unlinked still point at each other, so pypdf's own count of references keeps
+    them). Returns how many were removed."""
+    from pypdf.generic import IndirectObject
+
+    seen, todo = set(), [writer.root_object.indirect_reference, writer._info.indirect_reference]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, IndirectObject):
+            if item.pdf is not writer or item.idnum in seen:
+                continue
+            seen.add(item.idnum)
+            item = item.get_object()
+        if isinstance(item, dict):
+            todo += item.values()
+        elif isinstance(item, list):
+            todo += item
+    removed = 0
+    for index, obj in enumerate(writer._objects):  # pypdf's own way to drop an object (None)
+        if obj is not None and index + 1 not in seen:
+            writer._objects[index] = None
+            removed += 1
+    return removed
+
+
+def as_artifact(page) -> None:
+    """Mark a footer sheet's drawing as an artifact (page furniture, not content) before it is stamped
+    onto a tagged page: a screen reader skips it, and the page holds no untagged content."""
+    from pypdf.generic import DecodedStreamObject
+
+    stream = DecodedStreamObject()
+    stream.set_data(b"/Artifact BMC\n" + page.get_contents().get_data() + b"\nEMC\n")
+    page.replace_contents(stream)
 
 
 def provenance() -> str:
@@ -559,6 +745,7 @@ def build_pdf(
     log=print,
 ) -> Book:
     """Print every page of the site listed in ``toc_file`` and merge them into ``out``."""
+    import pikepdf
     from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import Fit
@@ -596,7 +783,9 @@ def build_pdf(
             start = front_pages + 1
             for entry in entries:
                 entry.start, start = start, start + entry.pages
-            front = print_html(browser, front_matter_html(book_title, author, entries, with_solutions, built))
+            front = print_html(
+                browser, front_matter_html(book_title, author, entries, with_solutions, built), tagged=True
+            )
             if count_pages(front) != front_pages:
                 raise RuntimeError("the table of contents changed length once page numbers were filled in")
             total = start - 1
@@ -605,24 +794,32 @@ def build_pdf(
             for entry in entries:
                 # A chapter's first page shows its title as a heading: the footer carries only the number.
                 labels += [(entry.title if i else "", str(entry.start + i)) for i in range(entry.pages)]
-            footers = PdfReader(io.BytesIO(print_html(browser, footer_html(labels))))
+            # a writer, so that each sheet's drawing can be marked as an artifact (as_artifact)
+            footers = PdfWriter(clone_from=io.BytesIO(print_html(browser, footer_html(labels))))
             if len(footers.pages) != total:
                 raise RuntimeError(f"footer sheets: {len(footers.pages)} pages for a book of {total}")
         finally:
             browser.close()
 
     writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(front)))
-    for entry in entries:
+    # kept until the structure trees are merged: pypdf maps their objects to its copies by the reader
+    readers = [PdfReader(io.BytesIO(front))] + [PdfReader(io.BytesIO(entry.pdf)) for entry in entries]
+    writer.append(readers[0])
+    for reader in readers[1:]:
         # the chapters' own outlines and named destinations are rebuilt below, once for the whole book
-        writer.append(PdfReader(io.BytesIO(entry.pdf)), import_outline=False)
+        writer.append(reader, import_outline=False)
     for number, page in enumerate(writer.pages):
         if number:  # no footer on the title page
-            page.merge_page(footers.pages[number])
+            footer = footers.pages[number]
+            as_artifact(footer)
+            page.merge_page(footer)
             page.compress_content_streams()  # merging leaves them uncompressed
 
     links = resolve_links(writer, entries, front_pages)
     writer.root_object.pop("/Names", None)  # each chapter's "summary" and "exercises": links no longer use them
+    first_page = (site / f"{entries[0].page}.html").read_text(encoding="utf-8")
+    language = (re.search(r'<html[^>]*\blang="([^"]+)"', first_page) or [None, "en"])[1].replace("_", "-")
+    tags = merge_structure(writer, readers, language)
 
     writer.add_outline_item(title="Contents", page_number=1)
     parents: dict[str | None, object] = {None: None}
@@ -639,13 +836,18 @@ def build_pdf(
             )
     writer.page_mode = "/UseOutlines"
     writer.add_metadata({"/Title": book_title, "/Author": author, "/Creator": "scripts/build_pdf.py"})
+    drop_unreachable(writer)
     writer.compress_identical_objects()
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".pdf", delete=False) as tmp:
-        writer.write(tmp)
+    merged = io.BytesIO()
+    writer.write(merged)
+    # pypdf writes each object on its own; the tags are thousands of small ones. qpdf (pikepdf) packs
+    # them into compressed object streams: the tagged book is then no larger than the untagged one was.
+    with pikepdf.open(merged) as pdf, tempfile.NamedTemporaryFile(dir=out.parent, suffix=".pdf", delete=False) as tmp:
+        pdf.save(tmp, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     Path(tmp.name).replace(out)
-    return Book(out, entries, front_pages, total, time.perf_counter() - started, warnings, links, boxes)
+    return Book(out, entries, front_pages, total, time.perf_counter() - started, warnings, links, boxes, tags)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -673,6 +875,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"PDF written: {book.out} ({book.total_pages} pages, {size:.1f} MB, {book.seconds:.0f} s)")
     kept, split = book.boxes.get("whole", 0), book.boxes.get("long split", 0)
     print(f"{book.links} links into the book; {kept} short boxes kept whole, {split} long ones split")
+    print(f"tagged: {book.tags:,} structure elements")
     return 0
 
 

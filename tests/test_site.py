@@ -357,8 +357,8 @@ def source_title(page: str) -> str:
 
 
 def flat(text: str) -> str:
-    """Text compared across line breaks and ligatures ("ﬁ" for fi)."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    """Text compared across line breaks, ligatures ("ﬁ" for fi) and Sphinx's curly apostrophes."""
+    return " ".join(unicodedata.normalize("NFKC", text).replace("\u2019", "'").split())
 
 
 class TextOutsideMath(HTMLParser):
@@ -435,7 +435,7 @@ def test_pdf_has_every_chapter_in_order(book_pdf, pdf_text):
 
     contents = next(i for i, text in enumerate(pages) if text.startswith("Contents"))
     assert contents <= 2, "the table of contents is not at the front"
-    outline = {item.title: book_pdf.get_destination_page_number(item) for item in flatten(book_pdf.outline)}
+    outline = {flat(item.title): book_pdf.get_destination_page_number(item) for item in flatten(book_pdf.outline)}
     starts = []
     for page in PAGES:
         title = flat(source_title(page))
@@ -527,3 +527,56 @@ def test_pdf_is_navigable(printed_book, pdf_text):
     assert len(outline) >= 10 * len(PAGES), f"{len(outline)} bookmarks for {len(PAGES)} pages"
     kept = int(re.search(r"(\d+) short boxes kept whole", log).group(1))
     assert kept >= 500, f"only {kept} code cells, outputs, tables, figures and formulas were checked"
+
+
+def test_pdf_is_tagged(printed_book, site):
+    """The book's one structure tree, joined from Chromium's tags of each printed page
+    (scripts/build_pdf.py, merge_structure): a /Part per page in reading order under one /Document, the
+    chapters' headings, every figure with the alt text the site has, and each page's marked content tied
+    to elements of that page (the merge shifts the keys that restart at 0 in every printed page: a wrong
+    shift points a page at another page's elements). qpdf finds nothing wrong in the file."""
+    import pikepdf
+    from bs4 import BeautifulSoup
+
+    reader, _, path = printed_book
+    catalog = reader.trailer["/Root"]
+    assert catalog["/MarkInfo"]["/Marked"] and catalog["/Lang"] == "en"
+    document = catalog["/StructTreeRoot"]["/K"].get_object()
+    assert document["/S"] == "/Document" and len(document["/K"]) == len(PAGES) + 1  # the front matter too
+    kinds, alts, todo = {}, 0, [document]
+    while todo:
+        element = todo.pop()
+        kinds[element["/S"]] = kinds.get(element["/S"], 0) + 1
+        alts += element["/S"] == "/Figure" and bool(element.get("/Alt"))
+        kids = element.get("/K", [])
+        for kid in kids if isinstance(kids, list) else [kids]:
+            kid = kid.get_object() if hasattr(kid, "get_object") else kid
+            if isinstance(kid, dict) and "/S" in kid:
+                todo.append(kid)
+    assert kinds["/Part"] == len(PAGES) + 1 and kinds["/H1"] >= len(PAGES)
+    assert "/NonStruct" not in kinds, "the meaningless groupings are folded into their parents"
+    images = 0
+    for page in PAGES:
+        article = BeautifulSoup((site / f"{page}.html").read_text(encoding="utf-8"), "html.parser").select_one(
+            "article"
+        )
+        images += sum(1 for image in article.find_all("img") if image.get("alt", "").strip())
+    assert alts == images, f"{alts} figures with alt text in the PDF, {images} images with alt text on the site"
+
+    def number_tree(node):
+        node = node.get_object()
+        nums = node.get("/Nums", [])
+        pairs = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+        for kid in node.get("/Kids", []):
+            pairs.update(number_tree(kid))
+        return pairs
+
+    parents = number_tree(catalog["/StructTreeRoot"]["/ParentTree"])
+    for number, page in enumerate(reader.pages):
+        listed = parents[int(page["/StructParents"])].get_object()
+        on = {
+            e.get_object().raw_get("/Pg").idnum for e in listed if hasattr(e, "get_object") and "/Pg" in e.get_object()
+        }
+        assert on <= {page.indirect_reference.idnum}, f"page {number + 1} names elements of other pages"
+    with pikepdf.open(path) as pdf:
+        assert pdf.check_pdf_syntax() == []

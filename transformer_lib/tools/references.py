@@ -156,6 +156,29 @@ def decoder_self_mask(tgt_padding_mask: torch.Tensor) -> torch.Tensor:
     return subsequent_mask(seq, device=tgt_padding_mask.device) & tgt_padding_mask.unsqueeze(1)
 
 
+# Chapter 8b ------------------------------------------------------------------------------------------
+
+
+def warmup_for_peak(d_model: int, peak: float) -> float:
+    """ch8b-warmup-peak: the warm-up at which the paper's schedule peaks at ``peak``, by bisection on the
+    formula's peak ``(d_model * warmup)^-0.5``, which falls as the warm-up grows."""
+    low, high = 1e-12, 1e12
+    for _ in range(200):
+        middle = math.sqrt(low * high)
+        low, high = (middle, high) if (d_model * middle) ** -0.5 > peak else (low, middle)
+    return math.sqrt(low * high)
+
+
+def final_pick(log_probs: torch.Tensor, lengths: torch.Tensor, alpha: float) -> torch.Tensor:
+    """ch8b-final-pick: ``(batch,)`` index of the beam whose log-probability divided by the length penalty
+    ``((5 + length) / 6) ** alpha`` is the largest, beam by beam (``log_probs``, ``lengths``: ``(batch, k)``)."""
+    picks = []
+    for row, row_lengths in zip(log_probs.tolist(), torch.as_tensor(lengths).tolist(), strict=True):
+        scores = [lp / ((5 + n) / 6) ** alpha for lp, n in zip(row, row_lengths, strict=True)]
+        picks.append(max(range(len(scores)), key=scores.__getitem__))
+    return torch.tensor(picks)
+
+
 # Chapter 9a ------------------------------------------------------------------------------------------
 
 
