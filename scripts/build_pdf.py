@@ -560,6 +560,7 @@ def merge_structure(writer, readers: list, language: str) -> int:
         element[NameObject("/K")] = kept
         if not kept:
             dropped.add(element_ref.idnum)
+            elements -= 1
         return bool(kept)
 
     def take(kid, element_ref) -> list:
