@@ -574,7 +574,7 @@ def merge_structure(writer, readers: list, language: str) -> int:
             return [kid] if target.raw_get("/Obj").idnum in on_pages else []
         if "/S" not in target:
             return [kid]  # a marked-content reference (/MCR) with its own page
-        if target["/S"] != "/NonStruct":
+        if target["/S"] != "/NonStruct" or not hasattr(kid, "idnum"):
             return [kid] if adopt(kid, element_ref) else []
         holder[kid.idnum] = element_ref
         page = target.raw_get("/Pg") if "/Pg" in target else None
