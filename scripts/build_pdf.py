@@ -645,10 +645,10 @@ def merge_structure(writer, readers: list, language: str) -> int:
     return elements + 1
 
 
-def drop_unreachable(writer) -> int:
+def drop_unreachable(writer) -> None:
     """Remove the objects nothing reachable from the catalog points at (the /NonStruct elements that
     merge_structure unlinked still point at each other, so pypdf's own count of references keeps
-    them). Returns how many were removed."""
+    them)."""
     from pypdf.generic import IndirectObject
 
     seen, todo = set(), [writer.root_object.indirect_reference, writer._info.indirect_reference]
@@ -663,12 +663,9 @@ def drop_unreachable(writer) -> int:
             todo += item.values()
         elif isinstance(item, list):
             todo += item
-    removed = 0
-    for index, obj in enumerate(writer._objects):  # pypdf's own way to drop an object (None)
-        if obj is not None and index + 1 not in seen:
+    for index in range(len(writer._objects)):  # pypdf's own way to drop an object (None)
+        if index + 1 not in seen:
             writer._objects[index] = None
-            removed += 1
-    return removed
 
 
 def as_artifact(page) -> None:

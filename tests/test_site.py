@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import yaml
 
-from scripts.build_pdf import serve
+from scripts.build_pdf import number_tree, serve
 from scripts.translations import toc_pages
 from tests.browser import accessibility_problems, chromium_session, require_chromium
 from tests.sites import english_edition
@@ -563,15 +563,7 @@ def test_pdf_is_tagged(printed_book, site):
         images += sum(1 for image in article.find_all("img") if image.get("alt", "").strip())
     assert alts == images, f"{alts} figures with alt text in the PDF, {images} images with alt text on the site"
 
-    def number_tree(node):
-        node = node.get_object()
-        nums = node.get("/Nums", [])
-        pairs = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
-        for kid in node.get("/Kids", []):
-            pairs.update(number_tree(kid))
-        return pairs
-
-    parents = number_tree(catalog["/StructTreeRoot"]["/ParentTree"])
+    parents = dict(number_tree(catalog["/StructTreeRoot"]["/ParentTree"]))
     for number, page in enumerate(reader.pages):
         listed = parents[int(page["/StructParents"])].get_object()
         on = {
